@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# make gpu-check: the one command that proves the GPU path. Builds (offline, with .gpu-deps/ when
+# present), runs every test (gpu and cpu labels), compute-sanitizer over the GPU tests, and the GPU
+# benchmarks, and writes logs plus a summary under results/gpu-check/<gpu>/ naming GPU, driver and
+# commit. The summary table is printed last. Exit status is non-zero when any step failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${GPU_CHECK_BUILD_DIR:-build-gpu}
+jobs=${JOBS:-$(nproc)}
+# Warnings are errors in CI (one pinned compiler); here a newer compiler's new warning should not
+# hide the GPU results, so they are only logged unless GPU_CHECK_WERROR=ON.
+werror=${GPU_CHECK_WERROR:-OFF}
+
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+  echo "gpu-check: no NVIDIA GPU visible (nvidia-smi missing or failing); run it on a machine with a GPU." >&2
+  exit 2
+fi
+gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1)
+driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1)
+slug=$(echo "$gpu_name" | tr '[:upper:]' '[:lower:]' | sed -E 's/^nvidia //; s/[^a-z0-9]+/-/g; s/-+$//')
+# A tree copied without .git names its commit in DSTACK_GIT_COMMIT (the build reads it too).
+if commit=$(git rev-parse --short=12 HEAD 2>/dev/null); then
+  [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit+dirty"
+else
+  commit=${DSTACK_GIT_COMMIT:-unknown}
+fi
+out="$root/results/gpu-check/$slug"
+rm -rf "$out"; mkdir -p "$out"
+
+declare -a step_names step_status step_secs
+failed=0
+step() {  # step NAME required|optional CMD...
+  local name=$1 need=$2; shift 2
+  local t0=$SECONDS status
+  echo "== gpu-check: $name"
+  if "$@" >"$out/$name.log" 2>&1; then status=ok; else
+    status=$([ "$need" = required ] && echo FAILED || echo "failed (optional)")
+    [ "$need" = required ] && failed=1
+    tail -n 30 "$out/$name.log"
+  fi
+  step_names+=("$name"); step_status+=("$status"); step_secs+=($((SECONDS - t0)))
+}
+skip() { step_names+=("$1"); step_status+=("skipped: $2"); step_secs+=(0); }
+
+deps_args=()
+[ -d "$root/.gpu-deps" ] && deps_args=(-DDSTACK_DEPS_PREFIX="$root/.gpu-deps")
+step configure required cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDSTACK_ENABLE_CUDA=ON -DDSTACK_WERROR="$werror" "${deps_args[@]}"
+step build required cmake --build "$build" -j "$jobs"
+if [ "$failed" = 0 ]; then
+  step info required "$build/app/dstack" info
+  "$build/app/dstack" info --json >"$out/info.json" 2>/dev/null
+  step ctest required bash -c "cd '$build' && ctest --output-on-failure --output-junit '$out/ctest.xml' -j 4"
+  if command -v compute-sanitizer >/dev/null 2>&1; then
+    # The GPU tests at their own (small) shapes; racecheck on the kernels that use shared memory.
+    step memcheck required compute-sanitizer --tool memcheck --error-exitcode 1 "$build/test/test_gpu"
+    step racecheck required compute-sanitizer --tool racecheck --error-exitcode 1 "$build/test/test_gpu"
+  else
+    skip memcheck "compute-sanitizer not on PATH"; skip racecheck "compute-sanitizer not on PATH"
+  fi
+  if ls "$build"/bench/bench_* >/dev/null 2>&1; then
+    step bench required tools/run-bench.sh "$build" "$out"
+  else
+    skip bench "benchmarks not built (Google Benchmark missing: run tools/pack-gpu-deps.sh here first)"
+  fi
+fi
+
+passed=$(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$out/ctest.log" 2>/dev/null || echo "n/a")
+skipped=$(grep -c '(Skipped)\|\*\*\*Skipped' "$out/ctest.log" 2>/dev/null || echo 0)
+{
+  echo "{"
+  echo "  \"gpu\": \"$gpu_name\", \"driver\": \"$driver\", \"commit\": \"$commit\","
+  echo "  \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"nvcc\": \"$(nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' | head -n1)\","
+  echo "  \"ctest\": \"$passed\", \"ctest_skipped\": $skipped,"
+  echo "  \"steps\": {"
+  for i in "${!step_names[@]}"; do
+    sep=$([ "$i" -lt $((${#step_names[@]} - 1)) ] && echo , || echo)
+    echo "    \"${step_names[$i]}\": {\"status\": \"${step_status[$i]}\", \"seconds\": ${step_secs[$i]}}$sep"
+  done
+  echo "  }"
+  echo "}"
+} >"$out/summary.json"
+{
+  echo
+  echo "gpu-check on $gpu_name (driver $driver), commit $commit, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  printf '%-12s %-40s %6s\n' step status seconds
+  for i in "${!step_names[@]}"; do printf '%-12s %-40s %6s\n' "${step_names[$i]}" "${step_status[$i]}" "${step_secs[$i]}"; done
+  echo "ctest: $passed ($skipped skipped)"
+  echo "logs: results/gpu-check/$slug/"
+  [ "$failed" = 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
+} | tee "$out/summary.txt"
+exit $failed
