@@ -40,8 +40,10 @@ std::string render_info_text(const BuildInfo& build, const GpuReport& gpus) {
                        d.sm_clock_khz / 1000, d.memory_clock_khz / 1000, d.memory_bus_width_bits);
     if (d.green_contexts) {
       const auto& g = *d.green_contexts;
-      out += fmt::format("         green contexts: minimum partition {} SMs, alignment {} SMs; partition sizes {}\n",
-                         g.min_partition_sms, g.coscheduled_alignment, g.partition_sizes);
+      out += fmt::format("         green contexts: minimum partition {} SMs, alignment {} SMs; splits into {} groups of {} SMs\n"
+                         "         partition sizes {} (the last is the whole GPU)\n",
+                         g.min_partition_sms, g.coscheduled_alignment, g.split_groups, g.split_group_sms,
+                         g.partition_sizes);
     } else {
       out += fmt::format("         green contexts: unavailable: {}\n", d.green_context_error);
     }
@@ -85,6 +87,8 @@ nlohmann::json render_info_json(const BuildInfo& b, const GpuReport& gpus) {
       dj["green_contexts"] = {{"sm_count", d.green_contexts->sm_count},
                               {"min_partition_sms", d.green_contexts->min_partition_sms},
                               {"coscheduled_alignment", d.green_contexts->coscheduled_alignment},
+                              {"split_group_sms", d.green_contexts->split_group_sms},
+                              {"split_groups", d.green_contexts->split_groups},
                               {"partition_sizes", d.green_contexts->partition_sizes}};
     } else {
       dj["green_contexts"] = nullptr;

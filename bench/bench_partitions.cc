@@ -1,9 +1,11 @@
-// What re-sizing a model's SM partition costs: creating a green context (and its stream) for the new
-// size, versus launching into a stream of a context that already exists (dstack's approach: hold
-// several layouts, re-size by choosing another stream).
+// What re-sizing a model's SM partition costs. From scratch: query the SM resource, split it, create
+// a green context and its stream (what a runtime without held layouts pays on every re-size).
+// dstack's way: the contexts exist already and re-sizing is launching into another stream; the
+// alternating/same pair shows what that switch adds to a launch-and-wait.
 #include <benchmark/benchmark.h>
 
 #include "runtime/backend/cuda/green_context.h"
+#include "runtime/backend/cuda/resources.h"
 #include "runtime/backend/cuda/sm_id_probe.h"
 #include "runtime/backend/gpu_info.h"
 
@@ -26,8 +28,7 @@ bool skip_without_green_contexts(benchmark::State& state) {
   return false;
 }
 
-// Create (and destroy) a partition of `range(0)` SMs: context, stream and the SM query.
-void BM_CreateGreenPartition(benchmark::State& state) {
+void BM_CreatePartitionFromScratch(benchmark::State& state) {
   if (skip_without_green_contexts(state)) return;
   const int sms = static_cast<int>(state.range(0));
   for (auto _ : state) {
@@ -36,23 +37,25 @@ void BM_CreateGreenPartition(benchmark::State& state) {
   }
   state.counters["sms"] = sms;
 }
-BENCHMARK(BM_CreateGreenPartition)->Arg(8)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CreatePartitionFromScratch)->Arg(8)->Arg(32)->Arg(64)->Unit(benchmark::kMicrosecond);
 
-// One-block launch and wait, alternating between two existing partitions (range(0) = 1) or staying
-// on one (range(0) = 0): the difference is what switching partitions costs at dispatch.
-void BM_LaunchAlternatingPartitions(benchmark::State& state) {
+// A one-block kernel launched and waited for, on one existing partition (range(0) = 0) or
+// alternating between two (range(0) = 1).
+void BM_LaunchOnExistingPartitions(benchmark::State& state) {
   if (skip_without_green_contexts(state)) return;
-  const int unit = report().devices[0].green_contexts->partition_sizes.front();
+  const int unit = report().devices[0].green_contexts->split_group_sms;
   auto parts = dstack::cuda::make_disjoint_partitions(0, {unit, 2 * unit});
+  dstack::cuda::DeviceBuffer out(sizeof(unsigned));
   const bool alternate = state.range(0) == 1;
   std::size_t i = 0;
   for (auto _ : state) {
-    auto ids = dstack::cuda::record_sm_ids(parts[alternate ? (i++ % 2) : 0].stream(), 1, 0);
-    benchmark::DoNotOptimize(ids.data());
+    cudaStream_t s = parts[alternate ? (i++ % 2) : 0].stream();
+    dstack::cuda::launch_record_sm_ids(out.as<unsigned>(), 1, 0, s);
+    DSTACK_CUDA_CHECK(cudaStreamSynchronize(s));
   }
   state.SetLabel(alternate ? "alternating partitions" : "same partition");
 }
-BENCHMARK(BM_LaunchAlternatingPartitions)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LaunchOnExistingPartitions)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

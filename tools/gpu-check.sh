@@ -52,9 +52,11 @@ if [ "$failed" = 0 ]; then
   "$build/app/dstack" info --json >"$out/info.json" 2>/dev/null
   step ctest required bash -c "cd '$build' && ctest --output-on-failure --output-junit '$out/ctest.xml' -j 4"
   if command -v compute-sanitizer >/dev/null 2>&1; then
-    # The GPU tests at their own (small) shapes; racecheck on the kernels that use shared memory.
-    step memcheck required compute-sanitizer --tool memcheck --error-exitcode 1 "$build/test/test_gpu"
-    step racecheck required compute-sanitizer --tool racecheck --error-exitcode 1 "$build/test/test_gpu"
+    # The GPU tests at their own (small) shapes. Tests that provoke API errors on purpose are left
+    # out: the sanitizer counts every failed API call as an error.
+    san_filter='--gtest_filter=-*Oversized*'
+    step memcheck required compute-sanitizer --tool memcheck --error-exitcode 1 "$build/test/test_gpu" "$san_filter"
+    step racecheck required compute-sanitizer --tool racecheck --error-exitcode 1 "$build/test/test_gpu" "$san_filter"
   else
     skip memcheck "compute-sanitizer not on PATH"; skip racecheck "compute-sanitizer not on PATH"
   fi
@@ -66,7 +68,8 @@ if [ "$failed" = 0 ]; then
 fi
 
 passed=$(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$out/ctest.log" 2>/dev/null || echo "n/a")
-skipped=$(grep -c '(Skipped)\|\*\*\*Skipped' "$out/ctest.log" 2>/dev/null || echo 0)
+skipped=$(grep -c '(Skipped)\|\*\*\*Skipped' "$out/ctest.log" 2>/dev/null || true)
+skipped=${skipped:-0}
 {
   echo "{"
   echo "  \"gpu\": \"$gpu_name\", \"driver\": \"$driver\", \"commit\": \"$commit\","

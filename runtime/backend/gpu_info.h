@@ -13,8 +13,13 @@ struct SmPartitionGranularity {
   int sm_count = 0;               // SMs the resource holds
   int min_partition_sms = 0;      // minSmPartitionSize
   int coscheduled_alignment = 0;  // smCoscheduledAlignment: partition sizes step by this
-  // Sizes cuDevSmResourceSplitByCount actually produces for one group, smallest first; the whole
-  // GPU (sm_count) is always a valid "partition" too and is listed last.
+  // What cuDevSmResourceSplitByCount(minCount = min_partition_sms) really yields: `split_groups`
+  // disjoint groups of `split_group_sms` SMs. It need not cover the device (an H100's 132 SMs
+  // split into 15 groups of 8: 120 SMs).
+  int split_group_sms = 0;
+  int split_groups = 0;
+  // Partition sizes available: every k·split_group_sms for k = 1..split_groups, then the whole GPU
+  // (sm_count, an ordinary stream), smallest first.
   std::vector<int> partition_sizes;
 };
 

@@ -28,7 +28,7 @@ GpuReport one_h100() {
   d.sm_count = 132;
   d.cc_major = 9;
   d.total_memory_bytes = 85ull << 30;
-  d.green_contexts = SmPartitionGranularity{132, 8, 8, {8, 16, 24, 128, 132}};
+  d.green_contexts = SmPartitionGranularity{132, 8, 8, 8, 3, {8, 16, 24, 132}};
   r.devices.push_back(d);
   return r;
 }
@@ -51,9 +51,9 @@ TEST(InfoText, WithAGpuPrintsDeviceAndGranularity) {
   std::string t = render_info_text(cuda_build(), one_h100());
   EXPECT_NE(t.find("NVIDIA H100 80GB HBM3"), std::string::npos) << t;
   EXPECT_NE(t.find("compute capability 9.0, 132 SMs, 85.0 GiB"), std::string::npos) << t;
-  EXPECT_NE(t.find("minimum partition 8 SMs, alignment 8 SMs; partition sizes [8, 16, 24, 128, 132]"),
-            std::string::npos)
+  EXPECT_NE(t.find("minimum partition 8 SMs, alignment 8 SMs; splits into 3 groups of 8 SMs"), std::string::npos)
       << t;
+  EXPECT_NE(t.find("partition sizes [8, 16, 24, 132] (the last is the whole GPU)"), std::string::npos) << t;
   EXPECT_NE(t.find("driver:  CUDA 13.0"), std::string::npos) << t;
 }
 
@@ -74,6 +74,7 @@ TEST(InfoJson, CarriesProvenanceAndBackend) {
   EXPECT_EQ(g["backend"], "gpu");
   EXPECT_EQ(g["gpu"]["devices"][0]["sm_count"], 132);
   EXPECT_EQ(g["gpu"]["devices"][0]["green_contexts"]["min_partition_sms"], 8);
+  EXPECT_EQ(g["gpu"]["devices"][0]["green_contexts"]["split_groups"], 3);
   EXPECT_EQ(g["gpu"]["driver_version"], "13.0");
 }
 

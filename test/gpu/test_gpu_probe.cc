@@ -28,9 +28,12 @@ TEST(GpuProbe, GreenContextGranularityComesFromTheDriver) {
   ASSERT_GE(g.partition_sizes.size(), 2u);
   EXPECT_GE(g.partition_sizes.front(), g.min_partition_sms);
   EXPECT_EQ(g.partition_sizes.back(), d.sm_count);
+  EXPECT_GE(g.split_group_sms, g.min_partition_sms);
+  EXPECT_LE(g.split_groups * g.split_group_sms, g.sm_count);
+  EXPECT_EQ(static_cast<int>(g.partition_sizes.size()), g.split_groups + (g.split_groups * g.split_group_sms < g.sm_count));
   for (std::size_t i = 1; i < g.partition_sizes.size(); ++i) EXPECT_LT(g.partition_sizes[i - 1], g.partition_sizes[i]);
   std::cout << "[ info ] " << d.name << ": min partition " << g.min_partition_sms << ", alignment "
-            << g.coscheduled_alignment << ", smallest group " << g.partition_sizes.front() << " SMs\n";
+            << g.coscheduled_alignment << ", " << g.split_groups << " groups of " << g.split_group_sms << " SMs\n";
 }
 
 }  // namespace

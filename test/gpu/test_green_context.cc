@@ -35,9 +35,9 @@ TEST_F(GreenContextTest, OrdinaryStreamUsesEverySm) {
 }
 
 TEST_F(GreenContextTest, EachPartitionSizeRunsOnExactlyThatManySms) {
-  const auto& sizes = dev_.green_contexts->partition_sizes;
-  for (int size : sizes) {
-    if (size == dev_.sm_count && sizes.size() > 1 && size % sizes.front() != 0) continue;  // the whole GPU is not a split
+  const SmPartitionGranularity& g = *dev_.green_contexts;
+  for (int k = 1; k <= g.split_groups; ++k) {
+    const int size = k * g.split_group_sms;
     auto parts = make_disjoint_partitions(0, {size});
     ASSERT_EQ(parts.size(), 1u);
     EXPECT_EQ(parts[0].sm_count(), size);
@@ -47,8 +47,8 @@ TEST_F(GreenContextTest, EachPartitionSizeRunsOnExactlyThatManySms) {
 }
 
 TEST_F(GreenContextTest, DisjointPartitionsShareNoSm) {
-  const int unit = dev_.green_contexts->partition_sizes.front();
-  const int groups = dev_.green_contexts->sm_count / unit;
+  const int unit = dev_.green_contexts->split_group_sms;
+  const int groups = dev_.green_contexts->split_groups;
   ASSERT_GE(groups, 2);
   // One small and one large partition, together using every group.
   auto parts = make_disjoint_partitions(0, {unit, (groups - 1) * unit});
@@ -72,7 +72,7 @@ TEST_F(GreenContextTest, RequestBeyondTheDeviceIsRefusedWithTheAllowedSizes) {
 }
 
 TEST_F(GreenContextTest, PartitionsCanBeMadeAndDestroyedRepeatedly) {
-  const int unit = dev_.green_contexts->partition_sizes.front();
+  const int unit = dev_.green_contexts->split_group_sms;
   for (int i = 0; i < 20; ++i) {
     auto parts = make_disjoint_partitions(0, {unit, 2 * unit});
     ASSERT_EQ(parts.size(), 2u);

@@ -48,6 +48,8 @@ SmPartitionGranularity query_sm_granularity(int device_ordinal) {
   g.sm_count = static_cast<int>(d.whole.sm.smCount);
   g.min_partition_sms = static_cast<int>(d.whole.sm.minSmPartitionSize);
   g.coscheduled_alignment = static_cast<int>(d.whole.sm.smCoscheduledAlignment);
+  g.split_group_sms = d.group_sms;
+  g.split_groups = static_cast<int>(d.groups.size());
   for (std::size_t k = 1; k <= d.groups.size(); ++k) g.partition_sizes.push_back(static_cast<int>(k) * d.group_sms);
   if (g.partition_sizes.empty() || g.partition_sizes.back() != g.sm_count) g.partition_sizes.push_back(g.sm_count);
   return g;

@@ -30,10 +30,14 @@ __global__ void record_sm_ids_kernel(unsigned* out, unsigned long long spin_ns) 
 
 }  // namespace
 
+void launch_record_sm_ids(unsigned* out, int blocks, int spin_us, cudaStream_t stream) {
+  record_sm_ids_kernel<<<blocks, 32, 0, stream>>>(out, 1000ull * static_cast<unsigned long long>(spin_us));
+  DSTACK_CUDA_CHECK(cudaGetLastError());
+}
+
 std::vector<unsigned> record_sm_ids(cudaStream_t stream, int blocks, int spin_us) {
   DeviceBuffer ids(sizeof(unsigned) * static_cast<size_t>(blocks));
-  record_sm_ids_kernel<<<blocks, 32, 0, stream>>>(ids.as<unsigned>(), 1000ull * static_cast<unsigned long long>(spin_us));
-  DSTACK_CUDA_CHECK(cudaGetLastError());
+  launch_record_sm_ids(ids.as<unsigned>(), blocks, spin_us, stream);
   std::vector<unsigned> host(static_cast<size_t>(blocks));
   DSTACK_CUDA_CHECK(cudaMemcpyAsync(host.data(), ids.data(), ids.bytes(), cudaMemcpyDeviceToHost, stream));
   DSTACK_CUDA_CHECK(cudaStreamSynchronize(stream));
