@@ -5,5 +5,8 @@
 namespace dstack::app {
 
 void register_info(CLI::App& app);
+void register_models(CLI::App& app);
+void register_plan(CLI::App& app);
+void register_infer(CLI::App& app);
 
 }  // namespace dstack::app

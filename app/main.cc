@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
                                         dstack::build_info().commit + ")");
   app.require_subcommand(1);
   dstack::app::register_info(app);
+  dstack::app::register_models(app);
+  dstack::app::register_plan(app);
+  dstack::app::register_infer(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

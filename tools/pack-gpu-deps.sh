@@ -10,7 +10,8 @@
 set -euo pipefail
 out=${1:-.gpu-deps}
 debs="${out}.debs"
-packages=(googletest libcli11-dev libfmt-dev libfmt9 nlohmann-json3-dev libbenchmark-dev libbenchmark1debian)
+packages=(googletest libcli11-dev libfmt-dev libfmt9 nlohmann-json3-dev libbenchmark-dev libbenchmark1debian
+          libonnx-dev libonnx1 libonnxifi libprotobuf-dev libprotobuf32 libprotobuf-lite32 zlib1g-dev)
 
 rm -rf "$out" "$debs"
 mkdir -p "$out" "$debs"

@@ -1,0 +1,60 @@
+// `dstack infer`: run a model on a NumPy input and write its output.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
+#include "app/commands.h"
+#include "app/model_source.h"
+#include "runtime/backend/cpu/cpu_executor.h"
+#include "runtime/core/npy.h"
+
+namespace dstack::app {
+namespace {
+
+struct InferArgs {
+  std::string model;
+  std::string input;
+  std::string output;
+  std::string backend = "cpu";
+  uint64_t seed = 1;
+};
+
+// Output i > 0 goes next to the first: y.npy, y.1.npy, y.2.npy, ...
+std::string output_path(const std::string& first, size_t i) {
+  if (i == 0) return first;
+  std::string stem = first.ends_with(".npy") ? first.substr(0, first.size() - 4) : first;
+  return fmt::format("{}.{}.npy", stem, i);
+}
+
+}  // namespace
+
+void register_infer(CLI::App& app) {
+  auto args = std::make_shared<InferArgs>();
+  CLI::App* cmd = app.add_subcommand("infer", "Run a model on a float32 .npy input (batch first) and write the output as .npy");
+  cmd->add_option("model", args->model, "A zoo model (dstack models lists them) or an .onnx file")->required();
+  cmd->add_option("--input,-i", args->input, "Input array (.npy, batch first)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--output,-o", args->output, "Where to write the output (.npy); further outputs go to NAME.1.npy, ...")
+      ->required();
+  cmd->add_option("--backend", args->backend, "cpu (reference kernels) or gpu")->check(CLI::IsMember({"cpu", "gpu"}));
+  cmd->add_option("--seed", args->seed, "Seed of the zoo's random weights");
+  cmd->callback([args] {
+    if (args->backend == "gpu")
+      throw std::invalid_argument("--backend gpu: the GPU executor is not built yet (issue 4); use --backend cpu");
+    models::Model m = load_model(args->model, args->seed);
+    NpyArray in = read_npy(args->input);
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<models::Tensor> out = run_cpu(m.graph, {models::Tensor{in.shape, std::move(in.data)}});
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (size_t i = 0; i < out.size(); ++i) {
+      write_npy(output_path(args->output, i), NpyArray{out[i].shape, std::move(out[i].data)});
+      fmt::print("wrote {} {} ({})\n", output_path(args->output, i), models::shape_str(out[i].shape),
+                 m.graph.value(m.graph.outputs()[i]).name);
+    }
+    fmt::print("{} on the CPU reference backend: {:.3f} s\n", m.graph.name(), seconds);
+  });
+}
+
+}  // namespace dstack::app

@@ -1,0 +1,64 @@
+// `dstack plan`: the kernel launches of a model at a batch size.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "app/commands.h"
+#include "app/model_source.h"
+#include "models/plan.h"
+
+namespace dstack::app {
+namespace {
+
+struct PlanArgs {
+  std::string model;
+  int64_t batch = 1;
+  uint64_t seed = 1;
+  bool json = false;
+};
+
+nlohmann::json plan_json(const models::Plan& p) {
+  nlohmann::json ks = nlohmann::json::array();
+  for (const auto& k : p.kernels) {
+    ks.push_back({{"name", k.name}, {"op", models::op_name(k.op)}, {"detail", k.detail}, {"inputs", k.input_shapes},
+                  {"output", k.output_shape}, {"flops", k.flops}, {"bytes_read", k.bytes_read},
+                  {"bytes_written", k.bytes_written}, {"deps", k.deps}});
+  }
+  return {{"model", p.model}, {"batch", p.batch}, {"flops", p.total_flops()}, {"bytes", p.total_bytes()}, {"kernels", ks}};
+}
+
+void print_plan(const models::Plan& p) {
+  fmt::print("{} at batch {}: {} kernels, {:.3f} GFLOPs, {:.1f} MB moved\n", p.model, p.batch, p.kernels.size(),
+             static_cast<double>(p.total_flops()) / 1e9, static_cast<double>(p.total_bytes()) / 1e6);
+  fmt::print("{:>4}  {:<40} {:<14} {:<22} {:<20} {:>10} {:>10}  {}\n", "#", "name", "op", "detail", "output", "MFLOPs",
+             "KB", "deps");
+  for (size_t i = 0; i < p.kernels.size(); ++i) {
+    const auto& k = p.kernels[i];
+    fmt::print("{:>4}  {:<40} {:<14} {:<22} {:<20} {:>10.2f} {:>10.1f}  {}\n", i, k.name, models::op_name(k.op),
+               k.detail, models::shape_str(k.output_shape), static_cast<double>(k.flops) / 1e6,
+               static_cast<double>(k.bytes_read + k.bytes_written) / 1e3, k.deps);
+  }
+}
+
+}  // namespace
+
+void register_plan(CLI::App& app) {
+  auto args = std::make_shared<PlanArgs>();
+  CLI::App* cmd = app.add_subcommand("plan", "Show a model's kernel launches at a batch size: shapes, FLOPs, bytes, dependencies");
+  cmd->add_option("model", args->model, "A zoo model (dstack models lists them) or an .onnx file")->required();
+  cmd->add_option("--batch,-b", args->batch, "Batch size")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_flag("--json", args->json, "Print the plan as JSON");
+  cmd->callback([args] {
+    models::Model m = load_model(args->model, args->seed, /*weights=*/false);
+    models::Plan p = models::lower(m.graph, args->batch);
+    if (args->json)
+      std::cout << plan_json(p).dump(2) << "\n";
+    else
+      print_plan(p);
+  });
+}
+
+}  // namespace dstack::app

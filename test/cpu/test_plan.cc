@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include "models/plan.h"
+#include "models/zoo.h"
+
+namespace dstack::models {
+namespace {
+
+// x[3,8,8] -> conv a (4 ch, 3x3 pad 1) and conv b (2 ch, 1x1) in parallel -> concat -> flatten -> linear(10)
+Graph branchy() {
+  Graph g("branchy");
+  int x = g.add_input("x", {3, 8, 8});
+  Attrs c3;
+  c3.kernel_h = c3.kernel_w = 3;
+  c3.pad_top = c3.pad_left = c3.pad_bottom = c3.pad_right = 1;
+  int a = g.add_node("a", OpKind::Conv2d, {x, g.add_constant("wa", {4, 3, 3, 3}, std::vector<float>(108)),
+                                            g.add_constant("ba", {4}, std::vector<float>(4))}, c3);
+  int b = g.add_node("b", OpKind::Conv2d, {x, g.add_constant("wb", {2, 3, 1, 1}, std::vector<float>(6))});
+  Attrs cat;
+  cat.axis = 1;
+  int c = g.add_node("cat", OpKind::Concat, {a, b}, cat);
+  Attrs flat;
+  flat.shape = {6 * 64};
+  int f = g.add_node("flat", OpKind::Reshape, {c}, flat);
+  int y = g.add_node("fc", OpKind::Linear, {f, g.add_constant("wf", {10, 384}, std::vector<float>(3840))});
+  g.mark_output(y);
+  return g;
+}
+
+TEST(Plan, FlopsAndBytesByHand) {
+  Plan p = lower(branchy(), 2);
+  ASSERT_EQ(p.kernels.size(), 4u);  // the reshape launches nothing
+  const KernelLaunch& a = p.kernels[0];
+  EXPECT_EQ(a.name, "a");
+  EXPECT_EQ(a.output_shape, (Shape{2, 4, 8, 8}));
+  EXPECT_EQ(a.flops, 2 * (2 * 4 * 8 * 8) * (3 * 3 * 3));
+  EXPECT_EQ(a.bytes_read, 4 * (2 * 3 * 8 * 8 + 108 + 4));
+  EXPECT_EQ(a.bytes_written, 4 * (2 * 4 * 8 * 8));
+  const KernelLaunch& fc = p.kernels[3];
+  EXPECT_EQ(fc.flops, 2 * 2 * 10 * 384);
+  EXPECT_EQ(p.total_flops(), a.flops + p.kernels[1].flops + 0 + fc.flops);
+}
+
+TEST(Plan, DependenciesExposeConcurrentBranches) {
+  Plan p = lower(branchy(), 1);
+  EXPECT_TRUE(p.kernels[0].deps.empty());
+  EXPECT_TRUE(p.kernels[1].deps.empty());  // a and b may run concurrently
+  EXPECT_EQ(p.kernels[2].deps, (std::vector<int>{0, 1}));
+  EXPECT_EQ(p.kernels[3].deps, (std::vector<int>{2}));  // through the reshape to its producer
+}
+
+TEST(Plan, BatchMustBePositive) { EXPECT_THROW(lower(branchy(), 0), GraphError); }
+
+TEST(Plan, ZooFlopsScaleLinearlyWithBatch) {
+  Model m = build_zoo_model("resnet18", BuildOptions{.seed = 1, .weights = false});
+  Plan one = lower(m.graph, 1), eight = lower(m.graph, 8);
+  EXPECT_EQ(eight.total_flops(), 8 * one.total_flops());
+  EXPECT_EQ(one.kernels.size(), eight.kernels.size());
+  // ResNet-18 is 1.82 GMACs per 224x224 image (torchvision's figure).
+  EXPECT_NEAR(static_cast<double>(one.total_flops()) / 2e9, 1.82, 0.02);
+}
+
+TEST(Plan, InceptionHasConcurrentBranches) {
+  Plan p = lower(build_zoo_model("inception_v3", BuildOptions{.seed = 1, .weights = false}).graph, 1);
+  int independent_pairs = 0;
+  for (size_t i = 1; i < p.kernels.size(); ++i)
+    if (std::find(p.kernels[i].deps.begin(), p.kernels[i].deps.end(), static_cast<int>(i - 1)) == p.kernels[i].deps.end())
+      ++independent_pairs;
+  EXPECT_GT(independent_pairs, 20);
+}
+
+}  // namespace
+}  // namespace dstack::models
+
+namespace dstack::models {
+namespace {
+
+TEST(Plan, ShapeOnlyModelPlansLikeTheWeightedOne) {
+  Plan with = lower(build_zoo_model("mobilenet_v2", 3).graph, 2);
+  Plan without = lower(build_zoo_model("mobilenet_v2", BuildOptions{.seed = 3, .weights = false}).graph, 2);
+  ASSERT_EQ(with.kernels.size(), without.kernels.size());
+  EXPECT_EQ(with.total_flops(), without.total_flops());
+  EXPECT_EQ(with.total_bytes(), without.total_bytes());
+}
+
+}  // namespace
+}  // namespace dstack::models
