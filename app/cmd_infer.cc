@@ -9,6 +9,9 @@
 #include "app/commands.h"
 #include "app/model_source.h"
 #include "runtime/backend/cpu/cpu_executor.h"
+#ifdef DSTACK_HAVE_GPU_EXECUTOR
+#include "runtime/backend/gpu_executor.h"
+#endif
 #include "runtime/core/npy.h"
 
 namespace dstack::app {
@@ -41,19 +44,32 @@ void register_infer(CLI::App& app) {
   cmd->add_option("--backend", args->backend, "cpu (reference kernels) or gpu")->check(CLI::IsMember({"cpu", "gpu"}));
   cmd->add_option("--seed", args->seed, "Seed of the zoo's random weights");
   cmd->callback([args] {
+#ifndef DSTACK_HAVE_GPU_EXECUTOR
     if (args->backend == "gpu")
-      throw std::invalid_argument("--backend gpu: the GPU executor is not built yet (issue 4); use --backend cpu");
+      throw std::invalid_argument("--backend gpu: this build has no CUDA kernels (configured without the CUDA "
+                                  "toolkit); use --backend cpu or rebuild with nvcc on PATH");
+#endif
     models::Model m = load_model(args->model, args->seed);
     NpyArray in = read_npy(args->input);
+    std::vector<models::Tensor> inputs{models::Tensor{in.shape, std::move(in.data)}};
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<models::Tensor> out = run_cpu(m.graph, {models::Tensor{in.shape, std::move(in.data)}});
+    std::vector<models::Tensor> out;
+    std::string where = "the CPU reference backend";
+#ifdef DSTACK_HAVE_GPU_EXECUTOR
+    GpuRunStats stats;
+    if (args->backend == "gpu") {
+      out = run_gpu(m.graph, inputs, &stats);
+      where = fmt::format("the GPU ({} kernels, {:.3f} ms by CUDA events)", stats.kernels, stats.milliseconds);
+    }
+#endif
+    if (args->backend == "cpu") out = run_cpu(m.graph, inputs);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t i = 0; i < out.size(); ++i) {
       write_npy(output_path(args->output, i), NpyArray{out[i].shape, std::move(out[i].data)});
       fmt::print("wrote {} {} ({})\n", output_path(args->output, i), models::shape_str(out[i].shape),
                  m.graph.value(m.graph.outputs()[i]).name);
     }
-    fmt::print("{} on the CPU reference backend: {:.3f} s\n", m.graph.name(), seconds);
+    fmt::print("{} on {}: {:.3f} s wall\n", m.graph.name(), where, seconds);
   });
 }
 

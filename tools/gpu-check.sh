@@ -52,11 +52,23 @@ if [ "$failed" = 0 ]; then
   "$build/app/dstack" info --json >"$out/info.json" 2>/dev/null
   step ctest required bash -c "cd '$build' && ctest --output-on-failure --output-junit '$out/ctest.xml' -j 4"
   if command -v compute-sanitizer >/dev/null 2>&1; then
-    # The GPU tests at their own (small) shapes. Tests that provoke API errors on purpose are left
-    # out: the sanitizer counts every failed API call as an error.
+    # The GPU tests at their own (small) shapes: the runtime tests and every kernel family. Tests
+    # that provoke CUDA API errors on purpose are left out (the sanitizer counts every failed call),
+    # and so are the whole-model executor tests (minutes under the sanitizer; the kernels they
+    # launch are covered by the family tests).
     san_filter='--gtest_filter=-*Oversized*'
-    step memcheck required compute-sanitizer --tool memcheck --error-exitcode 1 "$build/test/test_gpu" "$san_filter"
-    step racecheck required compute-sanitizer --tool racecheck --error-exitcode 1 "$build/test/test_gpu" "$san_filter"
+    san_bins=("$build/test/test_gpu" "$build"/test/test_*_gpu)
+    sanitize() {  # sanitize TOOL: every GPU test binary under compute-sanitizer --tool TOOL
+      local rc=0
+      for b in "${san_bins[@]}"; do
+        [ -x "$b" ] || continue
+        echo "### $(basename "$b")"
+        compute-sanitizer --tool "$1" --error-exitcode 1 "$b" "$san_filter" || rc=1
+      done
+      return $rc
+    }
+    step memcheck required sanitize memcheck
+    step racecheck required sanitize racecheck
   else
     skip memcheck "compute-sanitizer not on PATH"; skip racecheck "compute-sanitizer not on PATH"
   fi

@@ -21,6 +21,9 @@ mkdir -p "$out" "$debs"
 }
 for deb in "$debs"/*.deb; do dpkg -x "$deb" "$out"; done
 rm -rf "$debs" "$out/usr/share/doc" "$out/usr/share/man"
+# The build links the shared libraries; the static copies would only make the folder heavier.
+rm -f "$out"/usr/lib/x86_64-linux-gnu/libprotobuf.a "$out"/usr/lib/x86_64-linux-gnu/libprotobuf-lite.a \
+      "$out"/usr/lib/x86_64-linux-gnu/libz.a
 
 {
   echo "packed by tools/pack-gpu-deps.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(. /etc/os-release; echo "$PRETTY_NAME")"

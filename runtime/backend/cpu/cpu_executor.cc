@@ -11,6 +11,7 @@
 #include "kernels/normalization.h"
 #include "kernels/pooling.h"
 #include "kernels/tensor_ops.h"
+#include "runtime/backend/node_args.h"
 
 namespace dstack {
 namespace {
@@ -34,35 +35,11 @@ int64_t product(const Shape& s, size_t from, size_t to) {
   return p;
 }
 
-// a [..., m, k] x b [..., k, n] with NumPy broadcasting of the leading dims.
 void matmul(const View& a, const View& b, float alpha, Tensor& y) {
-  const size_t ra = a.shape.size(), rb = b.shape.size(), ry = y.shape.size();
-  const int m = static_cast<int>(a.shape[ra - 2]), k = static_cast<int>(a.shape[ra - 1]);
-  const int n = static_cast<int>(b.shape[rb - 1]);
-  const size_t lead = ry - 2;
-  const int64_t count = product(y.shape, 0, lead);
-  std::vector<int64_t> idx(lead, 0);
-  for (int64_t i = 0; i < count; ++i) {
-    // Offsets of this output matrix's operands: right-aligned leading dims, size-1 dims broadcast.
-    int64_t oa = 0, ob = 0;
-    for (size_t d = 0; d < lead; ++d) {
-      const size_t back = lead - d;  // position counted from the right among leading dims
-      if (back <= ra - 2) {
-        const size_t da = ra - 2 - back;
-        oa = oa * a.shape[da] + (a.shape[da] == 1 ? 0 : idx[d]);
-      }
-      if (back <= rb - 2) {
-        const size_t db = rb - 2 - back;
-        ob = ob * b.shape[db] + (b.shape[db] == 1 ? 0 : idx[d]);
-      }
-    }
-    kernels::batched_matmul_ref(1, m, n, k, a.data + oa * m * k, 0, b.data + ob * k * n, 0, alpha,
-                                y.data.data() + i * m * n, 0);
-    for (size_t d = lead; d-- > 0;) {
-      if (++idx[d] < y.shape[d]) break;
-      idx[d] = 0;
-    }
-  }
+  const MatMulPlan p = matmul_plan(a.shape, b.shape, y.shape);
+  for (size_t i = 0; i < p.offset_a.size(); ++i)
+    kernels::batched_matmul_ref(1, p.m, p.n, p.k, a.data + p.offset_a[i], 0, b.data + p.offset_b[i], 0, alpha,
+                                y.data.data() + static_cast<int64_t>(i) * p.m * p.n, 0);
 }
 
 void run_node(const Node& n, const std::vector<View>& in, Tensor& y) {
@@ -117,13 +94,8 @@ void run_node(const Node& n, const std::vector<View>& in, Tensor& y) {
     case OpKind::Reshape: std::copy(in[0].data, in[0].data + y.data.size(), out); return;
     case OpKind::Transpose: kernels::transpose_ref(in[0].shape, a.perm, in[0].data, out); return;
     case OpKind::Slice: {
-      const Shape& s = in[0].shape;
-      std::vector<int64_t> starts(s.size(), 0), ends(s.begin(), s.end()), steps(s.size(), 1);
-      for (size_t i = 0; i < a.axes.size(); ++i) {
-        const auto ax = static_cast<size_t>(a.axes[i]);
-        starts[ax] = a.starts[i], ends[ax] = a.ends[i], steps[ax] = a.steps[i];
-      }
-      kernels::slice_ref(s, starts, ends, steps, in[0].data, out);
+      const SliceBounds b = slice_bounds(n, in[0].shape);
+      kernels::slice_ref(in[0].shape, b.starts, b.ends, b.steps, in[0].data, out);
       return;
     }
     case OpKind::Pad:
@@ -140,24 +112,20 @@ void run_node(const Node& n, const std::vector<View>& in, Tensor& y) {
       return;
     }
     case OpKind::Softmax: {
-      const int64_t cols = y.shape.back();
-      kernels::softmax_ref(models::num_elements(y.shape) / cols, cols, in[0].data, out);
+      const RowView v = last_axis_rows(y.shape);
+      kernels::softmax_ref(v.rows, v.cols, in[0].data, out);
       return;
     }
     case OpKind::LayerNorm: {
-      const int64_t cols = y.shape.back();
-      kernels::layernorm_ref(models::num_elements(y.shape) / cols, cols, in[0].data,
+      const RowView v = last_axis_rows(y.shape);
+      kernels::layernorm_ref(v.rows, v.cols, in[0].data,
                              in.size() > 1 ? in[1].data : nullptr, in.size() > 2 ? in[2].data : nullptr,
                              a.epsilon, out);
       return;
     }
     case OpKind::ReduceMean: {
-      const Shape& s = in[0].shape;
-      int lo = a.axes.front(), hi = a.axes.front();
-      for (int ax : a.axes) lo = std::min(lo, ax), hi = std::max(hi, ax);
-      kernels::reduce_mean_ref(product(s, 0, static_cast<size_t>(lo)),
-                               product(s, static_cast<size_t>(lo), static_cast<size_t>(hi) + 1),
-                               product(s, static_cast<size_t>(hi) + 1, s.size()), in[0].data, out);
+      const ReduceView v = reduce_view(n, in[0].shape);
+      kernels::reduce_mean_ref(v.outer, v.reduce, v.inner, in[0].data, out);
       return;
     }
   }

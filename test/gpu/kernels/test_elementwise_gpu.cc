@@ -1,0 +1,200 @@
+// Elementwise CUDA kernels against the CPU reference on seeded random inputs and odd shapes.
+// Tolerances: exact where the kernel does the same IEEE float ops as the reference (neg, relu,
+// clip, sqrt, reciprocal, add/sub/mul/div, the affine without a transcendental activation);
+// ktest::kMathAtol / kMathRtol where CUDA's libm differs from the host's by a few ulp (erf, exp,
+// pow, gelu, sigmoid, silu, tanh).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/elementwise.h"
+#include "kernels/elementwise_cuda.h"
+#include "runtime/backend/cuda/check.h"
+#include "runtime/backend/cuda/resources.h"
+#include "test/gpu/gpu_test_env.h"
+#include "test/kernels/test_data.h"
+#include "test/kernels/tolerance.h"
+
+namespace dstack::kernels {
+namespace {
+
+using ktest::element_count;
+using ktest::expect_close;
+using ktest::kExact;
+using ktest::kMathAtol;
+using ktest::kMathRtol;
+using ktest::random_vector;
+
+cuda::DeviceBuffer upload(const std::vector<float>& v) {
+  cuda::DeviceBuffer b(std::max<size_t>(v.size(), 1) * sizeof(float));
+  if (!v.empty()) DSTACK_CUDA_CHECK(cudaMemcpy(b.data(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
+  return b;
+}
+
+// An output buffer filled with NaN (all bytes 0xFF), so an element the kernel misses fails the check.
+cuda::DeviceBuffer poisoned(size_t count) {
+  cuda::DeviceBuffer b(std::max<size_t>(count, 1) * sizeof(float));
+  DSTACK_CUDA_CHECK(cudaMemset(b.data(), 0xFF, b.bytes()));
+  return b;
+}
+
+std::vector<float> download(const cuda::DeviceBuffer& b, size_t count) {
+  std::vector<float> v(count);
+  if (count > 0) DSTACK_CUDA_CHECK(cudaMemcpy(v.data(), b.data(), count * sizeof(float), cudaMemcpyDeviceToHost));
+  return v;
+}
+
+struct UnaryCase {
+  UnaryOp op;
+  ActivationParams act;
+  float lo, hi;
+  bool exact;
+};
+
+TEST(ElementwiseGpu, UnaryMatchesReference) {
+  DSTACK_REQUIRE_GPU();
+  const std::vector<UnaryCase> cases = {
+      {UnaryOp::Neg, {}, -3.f, 3.f, true},
+      {UnaryOp::Sqrt, {}, 0.01f, 9.f, true},
+      {UnaryOp::Reciprocal, {}, 0.05f, 4.f, true},
+      {UnaryOp::Erf, {}, -3.f, 3.f, false},
+      {UnaryOp::Exp, {}, -5.f, 5.f, false},
+      {UnaryOp::Activation, {Activation::None, 0.f, 0.f}, -3.f, 3.f, true},
+      {UnaryOp::Activation, {Activation::Relu, 0.f, 0.f}, -3.f, 3.f, true},
+      {UnaryOp::Activation, {Activation::Relu6, 0.f, 0.f}, -8.f, 8.f, true},
+      {UnaryOp::Activation, {Activation::Clip, -0.5f, 1.5f}, -3.f, 3.f, true},
+      {UnaryOp::Activation, {Activation::Gelu, 0.f, 0.f}, -3.f, 3.f, false},
+      {UnaryOp::Activation, {Activation::Sigmoid, 0.f, 0.f}, -6.f, 6.f, false},
+      {UnaryOp::Activation, {Activation::Silu, 0.f, 0.f}, -6.f, 6.f, false},
+      {UnaryOp::Activation, {Activation::Tanh, 0.f, 0.f}, -4.f, 4.f, false},
+  };
+  cuda::Stream stream;
+  uint32_t seed = 1;
+  for (const UnaryCase& c : cases) {
+    for (int64_t count : {int64_t(1), int64_t(4099)}) {
+      SCOPED_TRACE(std::string(unary_op_name(c.op)) + "/" + std::string(activation_name(c.act.kind)) + " count " +
+                   std::to_string(count));
+      const std::vector<float> x = random_vector(count, seed++, c.lo, c.hi);
+      std::vector<float> ref(x.size());
+      unary_ref(c.op, c.act, count, x.data(), ref.data());
+      const cuda::DeviceBuffer dx = upload(x), dy = poisoned(x.size());
+      unary_cuda(c.op, c.act, count, dx.as<float>(), dy.as<float>(), stream.get());
+      stream.synchronize();
+      expect_close(ref, download(dy, x.size()), c.exact ? kExact : kMathAtol, c.exact ? kExact : kMathRtol);
+    }
+  }
+}
+
+TEST(ElementwiseGpu, UnaryGridStrideCoversMoreThanTheGridCap) {
+  DSTACK_REQUIRE_GPU();
+  const int64_t count = int64_t(kElementwiseGridCap) * kElementwiseBlock * 2 + 3;  // ~2M elements, 8 MB
+  ASSERT_EQ(unary_launch(count).grid.x, kElementwiseGridCap);
+  const std::vector<float> x = random_vector(count, 5);
+  std::vector<float> ref(x.size());
+  unary_ref(UnaryOp::Neg, {}, count, x.data(), ref.data());
+  cuda::Stream stream;
+  const cuda::DeviceBuffer dx = upload(x), dy = poisoned(x.size());
+  unary_cuda(UnaryOp::Neg, {}, count, dx.as<float>(), dy.as<float>(), stream.get());
+  stream.synchronize();
+  expect_close(ref, download(dy, x.size()), kExact, kExact);
+}
+
+TEST(ElementwiseGpu, BinaryBroadcastMatchesReference) {
+  DSTACK_REQUIRE_GPU();
+  struct Case {
+    std::vector<int64_t> a, b;
+  };
+  const std::vector<Case> cases = {
+      {{2, 1, 4}, {3, 1}},
+      {{3, 1}, {2, 1, 4}},
+      {{}, {2, 3}},
+      {{2, 3}, {}},
+      {{}, {}},
+      {{1}, {5}},
+      {{4, 1, 3, 1}, {5, 1, 1}},
+      {{1, 1, 1}, {1, 1, 1}},
+      {{3, 1}, {1, 4}},
+      {{2, 3, 4}, {2, 3, 4}},
+      {{7}, {1, 1, 1, 7}},
+      {{2, 1, 2, 1, 2, 1, 2, 1}, {1, 3, 1, 3, 1, 3, 1, 3}},
+      {{2, 64, 33}, {64, 1}},  // bias over channels, odd inner
+      {{3, 700}, {3, 700}},    // same shape, more than one block
+  };
+  cuda::Stream stream;
+  uint32_t seed = 100;
+  for (const Case& c : cases) {
+    std::vector<int64_t> out;
+    ASSERT_TRUE(broadcast_shape(c.a, c.b, out));
+    // Positive operands away from 0 keep div and pow finite.
+    const std::vector<float> a = random_vector(element_count(c.a), seed++, 0.25f, 2.f);
+    const std::vector<float> b = random_vector(element_count(c.b), seed++, 0.25f, 2.f);
+    const cuda::DeviceBuffer da = upload(a), db = upload(b);
+    const size_t n_out = static_cast<size_t>(element_count(out));
+    for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow}) {
+      SCOPED_TRACE(std::string(binary_op_name(op)) + " case seed " + std::to_string(seed));
+      std::vector<float> ref(n_out);
+      binary_ref(op, c.a, a.data(), c.b, b.data(), out, ref.data());
+      const cuda::DeviceBuffer dy = poisoned(n_out);
+      binary_cuda(op, c.a, da.as<float>(), c.b, db.as<float>(), out, dy.as<float>(), stream.get());
+      stream.synchronize();
+      const bool exact = op != BinaryOp::Pow;
+      expect_close(ref, download(dy, n_out), exact ? kExact : kMathAtol, exact ? kExact : kMathRtol);
+    }
+  }
+}
+
+TEST(ElementwiseGpu, BinaryRejectsAndSkips) {
+  DSTACK_REQUIRE_GPU();
+  cuda::Stream stream;
+  const std::vector<int64_t> rank9 = {1, 1, 1, 1, 1, 1, 1, 1, 2};
+  EXPECT_THROW(binary_cuda(BinaryOp::Add, rank9, nullptr, {2}, nullptr, rank9, nullptr, stream.get()),
+               std::invalid_argument);
+  EXPECT_THROW(binary_cuda(BinaryOp::Add, {3}, nullptr, {4}, nullptr, {4}, nullptr, stream.get()),
+               std::invalid_argument);
+  // Zero-size work launches nothing (the null pointers are never touched).
+  EXPECT_NO_THROW(binary_cuda(BinaryOp::Add, {0, 3}, nullptr, {3}, nullptr, {0, 3}, nullptr, stream.get()));
+  EXPECT_NO_THROW(unary_cuda(UnaryOp::Exp, {}, 0, nullptr, nullptr, stream.get()));
+  EXPECT_NO_THROW(channel_affine_cuda(0, 3, 5, nullptr, nullptr, nullptr, {}, nullptr, stream.get()));
+  stream.synchronize();
+  DSTACK_CUDA_CHECK(cudaGetLastError());
+}
+
+TEST(ElementwiseGpu, ChannelAffineMatchesReference) {
+  DSTACK_REQUIRE_GPU();
+  struct Case {
+    int n, c;
+    int64_t inner;
+  };
+  const std::vector<Case> shapes = {{3, 5, 7}, {1, 1, 1}, {2, 64, 1}, {1, 3, 1000}, {4, 17, 49}};
+  const std::vector<ActivationParams> acts = {
+      {Activation::None, 0.f, 0.f}, {Activation::Relu, 0.f, 0.f}, {Activation::Clip, -0.25f, 0.5f},
+      {Activation::Gelu, 0.f, 0.f}, {Activation::Sigmoid, 0.f, 0.f}};
+  cuda::Stream stream;
+  uint32_t seed = 200;
+  for (const Case& s : shapes) {
+    const int64_t count = int64_t(s.n) * s.c * s.inner;
+    const std::vector<float> x = random_vector(count, seed++, -2.f, 2.f);
+    const std::vector<float> scale = random_vector(s.c, seed++, -1.5f, 1.5f);
+    const std::vector<float> shift = random_vector(s.c, seed++, -1.f, 1.f);
+    const cuda::DeviceBuffer dx = upload(x), dscale = upload(scale), dshift = upload(shift);
+    for (const ActivationParams& act : acts) {
+      SCOPED_TRACE(std::string(activation_name(act.kind)) + " n " + std::to_string(s.n) + " c " +
+                   std::to_string(s.c) + " inner " + std::to_string(s.inner));
+      std::vector<float> ref(x.size());
+      channel_affine_ref(s.n, s.c, s.inner, x.data(), scale.data(), shift.data(), act, ref.data());
+      const cuda::DeviceBuffer dy = poisoned(x.size());
+      channel_affine_cuda(s.n, s.c, s.inner, dx.as<float>(), dscale.as<float>(), dshift.as<float>(), act,
+                          dy.as<float>(), stream.get());
+      stream.synchronize();
+      const bool exact = act.kind == Activation::None || act.kind == Activation::Relu || act.kind == Activation::Clip;
+      expect_close(ref, download(dy, x.size()), exact ? kExact : kMathAtol, exact ? kExact : kMathRtol);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dstack::kernels

@@ -1,0 +1,146 @@
+// softmax_cuda, layernorm_cuda and reduce_mean_cuda against the CPU references.
+//
+// Tolerances (|got - ref| <= atol + rtol * |ref|):
+// - softmax: expf differs by an ulp or two between CUDA and libm, and the row sum is a tree on the
+//   GPU but sequential on the CPU (relative error ~ sqrt(cols) * 6e-8 for cols <= 1000):
+//   atol 1e-6, rtol 5e-5.
+// - layer norm: mean and variance sums in different order, then scaled by 1/std (~1.7 for inputs in
+//   [-2, 2]) and gamma: atol 1e-5, rtol 1e-4.
+// - reduce_mean: the GPU sums the reduce axis in the same order as the CPU: atol 1e-6, rtol 1e-5.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/normalization.h"
+#include "kernels/normalization_cuda.h"
+#include "runtime/backend/cuda/resources.h"
+#include "test/gpu/gpu_test_env.h"
+#include "test/kernels/test_data.h"
+#include "test/kernels/tolerance.h"
+
+namespace dstack::kernels {
+namespace {
+
+using cuda::DeviceBuffer;
+using ktest::random_vector;
+
+DeviceBuffer upload(const std::vector<float>& host) {
+  DeviceBuffer buf(host.size() * sizeof(float));
+  if (!host.empty())
+    DSTACK_CUDA_CHECK(cudaMemcpy(buf.data(), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
+  return buf;
+}
+
+std::vector<float> download(const DeviceBuffer& buf, size_t count) {
+  std::vector<float> host(count);
+  if (count > 0) DSTACK_CUDA_CHECK(cudaMemcpy(host.data(), buf.data(), count * sizeof(float), cudaMemcpyDeviceToHost));
+  return host;
+}
+
+void sync() {
+  DSTACK_CUDA_CHECK(cudaGetLastError());
+  DSTACK_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+void check_softmax(int64_t rows, int64_t cols, float lo, float hi, uint32_t seed) {
+  SCOPED_TRACE("rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) + " range [" + std::to_string(lo) +
+               ", " + std::to_string(hi) + "]");
+  const auto x = random_vector(rows * cols, seed, lo, hi);
+  std::vector<float> ref(x.size());
+  softmax_ref(rows, cols, x.data(), ref.data());
+  DeviceBuffer dx = upload(x), dy = upload(std::vector<float>(x.size(), -123.f));
+  softmax_cuda(rows, cols, dx.as<float>(), dy.as<float>(), nullptr);
+  sync();
+  ktest::expect_close(ref, download(dy, x.size()), 1e-6f, 5e-5f);
+}
+
+TEST(SoftmaxCuda, MatchesRefOverOddShapes) {
+  DSTACK_REQUIRE_GPU();
+  const int64_t rows[] = {1, 3, 67};
+  const int64_t cols[] = {1, 2, 31, 32, 33, 100, 255, 256, 257, 1000};
+  uint32_t seed = 1;
+  for (int64_t r : rows)
+    for (int64_t c : cols) check_softmax(r, c, -5.f, 5.f, seed++);
+}
+
+TEST(SoftmaxCuda, LargeLogitsAreMaxSubtracted) {
+  DSTACK_REQUIRE_GPU();
+  check_softmax(5, 300, 80.f, 120.f, 40);     // exp(x) alone would overflow float
+  check_softmax(4, 77, -120.f, -80.f, 41);    // and underflow to 0 / 0
+}
+
+TEST(SoftmaxCuda, ManyShortRows) {
+  DSTACK_REQUIRE_GPU();
+  check_softmax(4096, 7, -3.f, 3.f, 42);
+  check_softmax(12 * 64, 64, -3.f, 3.f, 43);  // attention scores: heads * queries rows of keys
+}
+
+void check_layernorm(int64_t rows, int64_t cols, bool affine, float eps, uint32_t seed) {
+  SCOPED_TRACE("rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) + (affine ? " gamma/beta" : ""));
+  const auto x = random_vector(rows * cols, seed, -2.f, 2.5f);
+  const auto gamma = random_vector(cols, seed + 1, 0.5f, 1.5f);
+  const auto beta = random_vector(cols, seed + 2, -1.f, 1.f);
+  std::vector<float> ref(x.size());
+  layernorm_ref(rows, cols, x.data(), affine ? gamma.data() : nullptr, affine ? beta.data() : nullptr, eps,
+                ref.data());
+  DeviceBuffer dx = upload(x), dg = upload(gamma), db = upload(beta), dy = upload(std::vector<float>(x.size(), -123.f));
+  layernorm_cuda(rows, cols, dx.as<float>(), affine ? dg.as<float>() : nullptr, affine ? db.as<float>() : nullptr, eps,
+                 dy.as<float>(), nullptr);
+  sync();
+  ktest::expect_close(ref, download(dy, x.size()), 1e-5f, 1e-4f);
+}
+
+TEST(LayernormCuda, MatchesRefOverOddShapes) {
+  DSTACK_REQUIRE_GPU();
+  const int64_t rows[] = {1, 5, 33};
+  const int64_t cols[] = {1, 2, 31, 33, 256, 257, 768, 1000};
+  uint32_t seed = 100;
+  for (int64_t r : rows)
+    for (int64_t c : cols)
+      for (bool affine : {false, true}) check_layernorm(r, c, affine, 1e-5f, seed += 3);
+  check_layernorm(7, 50, true, 1e-12f, 200);  // BERT's eps
+  check_layernorm(7, 50, true, 0.1f, 201);
+}
+
+void check_reduce_mean(int64_t outer, int64_t reduce, int64_t inner, uint32_t seed) {
+  SCOPED_TRACE("outer=" + std::to_string(outer) + " reduce=" + std::to_string(reduce) +
+               " inner=" + std::to_string(inner));
+  const auto x = random_vector(outer * reduce * inner, seed);
+  std::vector<float> ref(size_t(outer * inner));
+  reduce_mean_ref(outer, reduce, inner, x.data(), ref.data());
+  DeviceBuffer dx = upload(x), dy = upload(std::vector<float>(ref.size(), -123.f));
+  reduce_mean_cuda(outer, reduce, inner, dx.as<float>(), dy.as<float>(), nullptr);
+  sync();
+  ktest::expect_close(ref, download(dy, ref.size()), 1e-6f, 1e-5f);
+}
+
+TEST(ReduceMeanCuda, MatchesRefOverOddShapes) {
+  DSTACK_REQUIRE_GPU();
+  check_reduce_mean(1, 1, 1, 1);
+  check_reduce_mean(3, 300, 1, 2);     // mean over the last axis
+  check_reduce_mean(1, 7, 257, 3);     // over the first
+  check_reduce_mean(2, 49, 64, 4);
+  check_reduce_mean(8, 49, 1, 5);      // global average pool, NCHW, 7x7
+  check_reduce_mean(5, 1, 33, 6);
+  check_reduce_mean(300, 3, 300, 7);   // 90000 outputs: several hundred blocks
+}
+
+TEST(NormalizationCuda, ZeroSizeLaunchesNothingAndBadShapesThrow) {
+  DSTACK_REQUIRE_GPU();
+  EXPECT_NO_THROW(softmax_cuda(0, 5, nullptr, nullptr, nullptr));
+  EXPECT_NO_THROW(softmax_cuda(5, 0, nullptr, nullptr, nullptr));
+  EXPECT_NO_THROW(layernorm_cuda(0, 5, nullptr, nullptr, nullptr, 1e-5f, nullptr, nullptr));
+  EXPECT_NO_THROW(reduce_mean_cuda(0, 5, 5, nullptr, nullptr, nullptr));
+  EXPECT_NO_THROW(reduce_mean_cuda(5, 5, 0, nullptr, nullptr, nullptr));
+  EXPECT_THROW(softmax_cuda(-1, 5, nullptr, nullptr, nullptr), std::invalid_argument);
+  EXPECT_THROW(layernorm_cuda(3, -5, nullptr, nullptr, nullptr, 1e-5f, nullptr, nullptr), std::invalid_argument);
+  EXPECT_THROW(reduce_mean_cuda(3, -1, 2, nullptr, nullptr, nullptr), std::invalid_argument);
+  EXPECT_THROW(softmax_cuda(3, 5, nullptr, nullptr, nullptr), std::invalid_argument);  // null pointers
+  sync();
+}
+
+}  // namespace
+}  // namespace dstack::kernels
