@@ -80,7 +80,7 @@ if [ "$failed" = 0 ]; then
 fi
 
 passed=$(grep -Eo '[0-9]+% tests passed(, [0-9]+ tests failed)? out of [0-9]+' "$out/ctest.log" 2>/dev/null || echo "n/a")
-skipped=$(grep -c '(Skipped)\|\*\*\*Skipped' "$out/ctest.log" 2>/dev/null || true)
+skipped=$(grep -c '\*\*\*Skipped' "$out/ctest.log" 2>/dev/null || true)
 skipped=${skipped:-0}
 {
   echo "{"
