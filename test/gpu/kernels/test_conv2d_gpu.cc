@@ -18,12 +18,15 @@
 #include "kernels/conv2d_cuda.h"
 #include "runtime/backend/cuda/check.h"
 #include "runtime/backend/cuda/resources.h"
+#include "test/gpu/device_data.h"
 #include "test/gpu/gpu_test_env.h"
 #include "test/kernels/test_data.h"
 #include "test/kernels/tolerance.h"
 
 namespace dstack::kernels {
 namespace {
+
+using dstack::test::upload;
 
 using cuda::DeviceBuffer;
 using ktest::expect_close;
@@ -41,13 +44,6 @@ Conv2dShape make_shape(int n, int c, int h, int w, int k, int r, int s) {
 Conv2dShape pad(Conv2dShape s, int top, int left, int bottom, int right) {
   s.pad_top = top, s.pad_left = left, s.pad_bottom = bottom, s.pad_right = right;
   return s;
-}
-
-DeviceBuffer to_device(const std::vector<float>& host) {
-  DeviceBuffer buffer(host.size() * sizeof(float));
-  if (!host.empty())
-    DSTACK_CUDA_CHECK(cudaMemcpy(buffer.data(), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
-  return buffer;
 }
 
 struct Result {
@@ -72,9 +68,9 @@ Result run_both(const Conv2dShape& s, bool with_bias, bool with_residual, Activa
   conv2d_ref(s, x.data(), w.data(), with_bias ? bias.data() : nullptr, with_residual ? residual.data() : nullptr,
              act, result.ref.data());
 
-  const DeviceBuffer x_d = to_device(x), w_d = to_device(w), bias_d = to_device(bias), res_d = to_device(residual);
+  const DeviceBuffer x_d = upload(x), w_d = upload(w), bias_d = upload(bias), res_d = upload(residual);
   // y starts as NaN so that an element the kernel never writes fails the comparison.
-  const DeviceBuffer y_d = to_device(std::vector<float>(size_t(y_count), std::nanf("")));
+  const DeviceBuffer y_d = upload(std::vector<float>(size_t(y_count), std::nanf("")));
   cuda::Stream stream;
   conv2d_cuda(s, x_d.as<float>(), w_d.as<float>(), with_bias ? bias_d.as<float>() : nullptr,
               with_residual ? res_d.as<float>() : nullptr, act, y_d.as<float>(), stream.get());
@@ -217,7 +213,7 @@ TEST(Conv2dGpuLaunch, DefaultStream) {
   const auto x = random_vector(3 * 8 * 8, 7), w = random_vector(4 * 27, 8);
   std::vector<float> ref(size_t(conv2d_output_count(s)));
   conv2d_ref(s, x.data(), w.data(), nullptr, nullptr, {}, ref.data());
-  const DeviceBuffer x_d = to_device(x), w_d = to_device(w);
+  const DeviceBuffer x_d = upload(x), w_d = upload(w);
   DeviceBuffer y_d(ref.size() * sizeof(float));
   conv2d_cuda(s, x_d.as<float>(), w_d.as<float>(), nullptr, nullptr, {}, y_d.as<float>(), nullptr);
   std::vector<float> got(ref.size());

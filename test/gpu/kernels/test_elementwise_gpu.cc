@@ -15,6 +15,7 @@
 #include "kernels/elementwise_cuda.h"
 #include "runtime/backend/cuda/check.h"
 #include "runtime/backend/cuda/resources.h"
+#include "test/gpu/device_data.h"
 #include "test/gpu/gpu_test_env.h"
 #include "test/kernels/test_data.h"
 #include "test/kernels/tolerance.h"
@@ -22,31 +23,16 @@
 namespace dstack::kernels {
 namespace {
 
+using dstack::test::upload;
+using dstack::test::poisoned;
+using dstack::test::download;
+
 using ktest::element_count;
 using ktest::expect_close;
 using ktest::kExact;
 using ktest::kMathAtol;
 using ktest::kMathRtol;
 using ktest::random_vector;
-
-cuda::DeviceBuffer upload(const std::vector<float>& v) {
-  cuda::DeviceBuffer b(std::max<size_t>(v.size(), 1) * sizeof(float));
-  if (!v.empty()) DSTACK_CUDA_CHECK(cudaMemcpy(b.data(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
-  return b;
-}
-
-// An output buffer filled with NaN (all bytes 0xFF), so an element the kernel misses fails the check.
-cuda::DeviceBuffer poisoned(size_t count) {
-  cuda::DeviceBuffer b(std::max<size_t>(count, 1) * sizeof(float));
-  DSTACK_CUDA_CHECK(cudaMemset(b.data(), 0xFF, b.bytes()));
-  return b;
-}
-
-std::vector<float> download(const cuda::DeviceBuffer& b, size_t count) {
-  std::vector<float> v(count);
-  if (count > 0) DSTACK_CUDA_CHECK(cudaMemcpy(v.data(), b.data(), count * sizeof(float), cudaMemcpyDeviceToHost));
-  return v;
-}
 
 struct UnaryCase {
   UnaryOp op;

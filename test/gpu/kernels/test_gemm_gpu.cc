@@ -13,6 +13,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_cuda.h"
 #include "runtime/backend/cuda/resources.h"
+#include "test/gpu/device_data.h"
 #include "test/gpu/gpu_test_env.h"
 #include "test/kernels/test_data.h"
 #include "test/kernels/tolerance.h"
@@ -20,24 +21,14 @@
 namespace dstack::kernels {
 namespace {
 
+using dstack::test::upload;
+using dstack::test::download;
+
 using cuda::DeviceBuffer;
 using ktest::random_vector;
 
 constexpr float kAtol = 1e-4f;
 constexpr float kRtol = 1e-4f;
-
-DeviceBuffer upload(const std::vector<float>& host) {
-  DeviceBuffer buf(host.size() * sizeof(float));
-  if (!host.empty())
-    DSTACK_CUDA_CHECK(cudaMemcpy(buf.data(), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
-  return buf;
-}
-
-std::vector<float> download(const DeviceBuffer& buf, size_t count) {
-  std::vector<float> host(count);
-  if (count > 0) DSTACK_CUDA_CHECK(cudaMemcpy(host.data(), buf.data(), count * sizeof(float), cudaMemcpyDeviceToHost));
-  return host;
-}
 
 std::string shape(int m, int n, int k, bool bt) {
   return "m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) + (bt ? " B^T" : "");

@@ -17,6 +17,7 @@
 #include "kernels/normalization.h"
 #include "kernels/normalization_cuda.h"
 #include "runtime/backend/cuda/resources.h"
+#include "test/gpu/device_data.h"
 #include "test/gpu/gpu_test_env.h"
 #include "test/kernels/test_data.h"
 #include "test/kernels/tolerance.h"
@@ -24,21 +25,11 @@
 namespace dstack::kernels {
 namespace {
 
+using dstack::test::upload;
+using dstack::test::download;
+
 using cuda::DeviceBuffer;
 using ktest::random_vector;
-
-DeviceBuffer upload(const std::vector<float>& host) {
-  DeviceBuffer buf(host.size() * sizeof(float));
-  if (!host.empty())
-    DSTACK_CUDA_CHECK(cudaMemcpy(buf.data(), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice));
-  return buf;
-}
-
-std::vector<float> download(const DeviceBuffer& buf, size_t count) {
-  std::vector<float> host(count);
-  if (count > 0) DSTACK_CUDA_CHECK(cudaMemcpy(host.data(), buf.data(), count * sizeof(float), cudaMemcpyDeviceToHost));
-  return host;
-}
 
 void sync() {
   DSTACK_CUDA_CHECK(cudaGetLastError());

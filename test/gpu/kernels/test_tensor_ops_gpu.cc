@@ -17,6 +17,7 @@
 #include "kernels/tensor_ops_cuda.h"
 #include "runtime/backend/cuda/check.h"
 #include "runtime/backend/cuda/resources.h"
+#include "test/gpu/device_data.h"
 #include "test/gpu/gpu_test_env.h"
 #include "test/kernels/test_data.h"
 #include "test/kernels/tolerance.h"
@@ -24,28 +25,14 @@
 namespace dstack::kernels {
 namespace {
 
+using dstack::test::upload;
+using dstack::test::poisoned;
+using dstack::test::download;
+
 using ktest::element_count;
 using ktest::expect_close;
 using ktest::kExact;
 using ktest::random_vector;
-
-cuda::DeviceBuffer upload(const std::vector<float>& v) {
-  cuda::DeviceBuffer b(std::max<size_t>(v.size(), 1) * sizeof(float));
-  if (!v.empty()) DSTACK_CUDA_CHECK(cudaMemcpy(b.data(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
-  return b;
-}
-
-cuda::DeviceBuffer poisoned(size_t count) {  // NaN everywhere: a missed output fails the check
-  cuda::DeviceBuffer b(std::max<size_t>(count, 1) * sizeof(float));
-  DSTACK_CUDA_CHECK(cudaMemset(b.data(), 0xFF, b.bytes()));
-  return b;
-}
-
-std::vector<float> download(const cuda::DeviceBuffer& b, size_t count) {
-  std::vector<float> v(count);
-  if (count > 0) DSTACK_CUDA_CHECK(cudaMemcpy(v.data(), b.data(), count * sizeof(float), cudaMemcpyDeviceToHost));
-  return v;
-}
 
 TEST(TensorOpsGpu, TransposeMatchesReference) {
   DSTACK_REQUIRE_GPU();
