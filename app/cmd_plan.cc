@@ -23,9 +23,13 @@ struct PlanArgs {
 nlohmann::json plan_json(const models::Plan& p) {
   nlohmann::json ks = nlohmann::json::array();
   for (const auto& k : p.kernels) {
+    nlohmann::json launches = nlohmann::json::array();
+    for (const auto& g : k.launches)
+      launches.push_back({{"kernel", g.kernel}, {"grid", {g.grid.x, g.grid.y, g.grid.z}},
+                          {"block", {g.block.x, g.block.y, g.block.z}}, {"shared_bytes", g.shared_bytes}});
     ks.push_back({{"name", k.name}, {"op", models::op_name(k.op)}, {"detail", k.detail}, {"inputs", k.input_shapes},
                   {"output", k.output_shape}, {"flops", k.flops}, {"bytes_read", k.bytes_read},
-                  {"bytes_written", k.bytes_written}, {"deps", k.deps}});
+                  {"bytes_written", k.bytes_written}, {"deps", k.deps}, {"launches", launches}});
   }
   return {{"model", p.model}, {"batch", p.batch}, {"flops", p.total_flops()}, {"bytes", p.total_bytes()}, {"kernels", ks}};
 }
@@ -33,13 +37,17 @@ nlohmann::json plan_json(const models::Plan& p) {
 void print_plan(const models::Plan& p) {
   fmt::print("{} at batch {}: {} kernels, {:.3f} GFLOPs, {:.1f} MB moved\n", p.model, p.batch, p.kernels.size(),
              static_cast<double>(p.total_flops()) / 1e9, static_cast<double>(p.total_bytes()) / 1e6);
-  fmt::print("{:>4}  {:<40} {:<14} {:<22} {:<20} {:>10} {:>10}  {}\n", "#", "name", "op", "detail", "output", "MFLOPs",
-             "KB", "deps");
+  fmt::print("{:>4}  {:<40} {:<14} {:<22} {:<20} {:>10} {:>10}  {:<38} {}\n", "#", "name", "op", "detail", "output",
+             "MFLOPs", "KB", "CUDA launch: kernel blocks x threads", "deps");
   for (size_t i = 0; i < p.kernels.size(); ++i) {
     const auto& k = p.kernels[i];
-    fmt::print("{:>4}  {:<40} {:<14} {:<22} {:<20} {:>10.2f} {:>10.1f}  {}\n", i, k.name, models::op_name(k.op),
+    std::string launch = k.launches.empty() ? std::string("-")
+                                            : fmt::format("{} {}x{}", k.launches[0].kernel, k.launches[0].grid.count(),
+                                                          k.launches[0].block.count());
+    if (k.launches.size() > 1) launch += fmt::format(" (+{})", k.launches.size() - 1);
+    fmt::print("{:>4}  {:<40} {:<14} {:<22} {:<20} {:>10.2f} {:>10.1f}  {:<38} {}\n", i, k.name, models::op_name(k.op),
                k.detail, models::shape_str(k.output_shape), static_cast<double>(k.flops) / 1e6,
-               static_cast<double>(k.bytes_read + k.bytes_written) / 1e3, k.deps);
+               static_cast<double>(k.bytes_read + k.bytes_written) / 1e3, launch, k.deps);
   }
 }
 

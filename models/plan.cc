@@ -4,6 +4,14 @@
 
 #include <algorithm>
 
+#include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "kernels/normalization.h"
+#include "kernels/pooling.h"
+#include "kernels/tensor_ops.h"
+#include "models/node_args.h"
+
 namespace dstack::models {
 
 int64_t Plan::total_flops() const {
@@ -101,6 +109,7 @@ Plan lower(const Graph& g, int64_t batch) {
     k.op = n.op;
     k.detail = describe(n, in);
     k.flops = flop_count(n, in, out);
+    k.launches = cuda_launches(n, in, out);
     k.bytes_read = bytes_in;
     k.bytes_written = 4 * num_elements(out);
     k.input_shapes = std::move(in);
@@ -111,6 +120,96 @@ Plan lower(const Graph& g, int64_t batch) {
     producer[static_cast<size_t>(n.output)] = static_cast<int>(plan.kernels.size() - 1);
   }
   return plan;
+}
+
+}  // namespace dstack::models
+
+namespace dstack::models {
+namespace {
+
+int64_t product(const Shape& s, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to; ++i) p *= s[i];
+  return p;
+}
+
+}  // namespace
+
+std::vector<kernels::LaunchGeometry> cuda_launches(const Node& n, const std::vector<Shape>& in, const Shape& out) {
+  using namespace kernels;
+  const Attrs& a = n.attrs;
+  const int64_t out_count = num_elements(out);
+  std::vector<LaunchGeometry> l;
+  switch (n.op) {
+    case OpKind::Conv2d: l.push_back(conv2d_launch(conv2d_geometry(n, in[0], in[1]))); break;
+    case OpKind::Linear: {
+      const int k = static_cast<int>(in[1][1]);
+      l.push_back(gemm_launch(static_cast<int>(num_elements(in[0]) / k), static_cast<int>(in[1][0]), k));
+      break;
+    }
+    case OpKind::MatMul: {
+      // As the GPU executor dispatches: one batched launch when the operands step uniformly.
+      const MatMulPlan p = matmul_plan(in[0], in[1], out);
+      if (p.uniform)
+        l.push_back(batched_matmul_launch(static_cast<int>(p.offset_a.size()), p.m, p.n, p.k));
+      else
+        l.assign(p.offset_a.size(), batched_matmul_launch(1, p.m, p.n, p.k));
+      break;
+    }
+    case OpKind::ChannelAffine:
+      l.push_back(channel_affine_launch(static_cast<int>(in[0][0]), static_cast<int>(in[0][1]),
+                                        num_elements(in[0]) / (in[0][0] * in[0][1])));
+      break;
+    case OpKind::Unary: l.push_back(unary_launch(out_count)); break;
+    case OpKind::Binary: l.push_back(binary_launch(in[0], in[1], out)); break;
+    case OpKind::MaxPool: l.push_back(maxpool2d_launch(pool2d_geometry(n, in[0]))); break;
+    case OpKind::AvgPool: l.push_back(avgpool2d_launch(pool2d_geometry(n, in[0]))); break;
+    case OpKind::GlobalAvgPool:
+      l.push_back(global_avgpool_launch(static_cast<int>(in[0][0]), static_cast<int>(in[0][1]),
+                                        static_cast<int>(in[0][2] * in[0][3])));
+      break;
+    case OpKind::Concat: {
+      const auto ax = static_cast<size_t>(a.axis);
+      for (const Shape& s : in) l.push_back(concat_launch(product(s, 0, ax) * s[ax] * product(s, ax + 1, s.size())));
+      break;
+    }
+    case OpKind::Reshape: break;  // no kernel: the data is aliased (copied on the GPU executor)
+    case OpKind::Transpose: l.push_back(transpose_launch(out_count)); break;
+    case OpKind::Slice: l.push_back(slice_launch(out_count)); break;
+    case OpKind::Pad: l.push_back(pad_launch(out_count)); break;
+    case OpKind::Gather: {
+      const auto ax = static_cast<size_t>(a.axis);
+      const int64_t outer = product(in[0], 0, ax), inner = product(in[0], ax + 1, in[0].size());
+      const auto total = static_cast<int64_t>(a.indices.size());
+      for (int64_t first = 0; first < total; first += kGatherAxisChunk)
+        l.push_back(gather_axis_launch(outer, std::min<int64_t>(kGatherAxisChunk, total - first), inner));
+      break;
+    }
+    case OpKind::Embedding: {
+      const int64_t count = num_elements(in[1]);
+      l.push_back(gather_rows_check_launch(count));
+      l.push_back(gather_rows_copy_launch(count, in[0][1]));
+      break;
+    }
+    case OpKind::Softmax: {
+      const RowView v = last_axis_rows(out);
+      l.push_back(softmax_launch(v.rows, v.cols));
+      break;
+    }
+    case OpKind::LayerNorm: {
+      const RowView v = last_axis_rows(out);
+      l.push_back(layernorm_launch(v.rows, v.cols));
+      break;
+    }
+    case OpKind::ReduceMean: {
+      const ReduceView v = reduce_view(n, in[0]);
+      l.push_back(reduce_mean_launch(v.outer, v.reduce, v.inner));
+      break;
+    }
+  }
+  // Zero-size work launches nothing (every launcher skips an empty grid).
+  std::erase_if(l, [](const LaunchGeometry& g) { return g.grid.count() == 0; });
+  return l;
 }
 
 }  // namespace dstack::models

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/launch.h"
 #include "models/graph.h"
 
 namespace dstack::models {
@@ -20,6 +21,10 @@ struct KernelLaunch {
   int64_t bytes_read = 0;     // float32, each input (weights too) read once
   int64_t bytes_written = 0;  // float32 output written once
   std::vector<int> deps;      // indices of earlier launches whose outputs this one reads
+  // The CUDA launches dstack's kernels make for this node (grid, block, shared memory), from the
+  // same launch functions the kernels' launchers call; usually one, several for concat (one per
+  // input), embedding (check + copy) and long index lists of gather.
+  std::vector<kernels::LaunchGeometry> launches;
 };
 
 struct Plan {
@@ -34,6 +39,10 @@ struct Plan {
 // Reshapes (and Flatten) launch no kernel: they alias their input, so a consumer depends on the
 // launch that produced the reshaped data. Throws GraphError for batch < 1.
 Plan lower(const Graph& graph, int64_t batch);
+
+// The CUDA launches of one node at the given full input/output shapes (empty for zero-size work).
+std::vector<kernels::LaunchGeometry> cuda_launches(const Node& node, const std::vector<Shape>& inputs,
+                                                   const Shape& output);
 
 // FLOPs of one node at the given full input/output shapes.
 int64_t flop_count(const Node& node, const std::vector<Shape>& inputs, const Shape& output);

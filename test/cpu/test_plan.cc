@@ -85,3 +85,53 @@ TEST(Plan, ShapeOnlyModelPlansLikeTheWeightedOne) {
 
 }  // namespace
 }  // namespace dstack::models
+
+namespace dstack::models {
+namespace {
+
+Model shape_only(const std::string& name) { return build_zoo_model(name, BuildOptions{.seed = 1, .weights = false}); }
+
+const KernelLaunch& by_name(const Plan& p, const std::string& name) {
+  for (const auto& k : p.kernels)
+    if (k.name == name) return k;
+  throw std::runtime_error("no kernel " + name);
+}
+
+TEST(PlanLaunches, EveryKernelOfTheZooHasItsCudaLaunches) {
+  for (const char* name : {"resnet50", "inception_v3", "mobilenet_v2", "bert_base"}) {
+    Plan p = lower(shape_only(name).graph, 3);
+    for (const auto& k : p.kernels) {
+      ASSERT_FALSE(k.launches.empty()) << name << " " << k.name;
+      for (const auto& g : k.launches) {
+        EXPECT_GT(g.grid.count(), 0u) << k.name;
+        EXPECT_GT(g.block.count(), 0u) << k.name;
+        EXPECT_LE(g.block.count(), 1024u) << k.name;
+        EXPECT_LE(g.shared_bytes, 48u * 1024u) << k.name;
+      }
+    }
+  }
+}
+
+TEST(PlanLaunches, ConvolutionsPickTheirAlgorithm) {
+  Plan mobile = lower(shape_only("mobilenet_v2").graph, 1);
+  EXPECT_EQ(by_name(mobile, "features.2.conv.1").launches.at(0).kernel, "conv2d_depthwise_f32");
+  EXPECT_EQ(by_name(mobile, "features.2.conv.0").launches.at(0).kernel, "conv2d_implicit_gemm_f32");
+  Plan resnext = lower(shape_only("resnext50_32x4d").graph, 1);
+  EXPECT_EQ(by_name(resnext, "layer1.0.conv2").launches.at(0).grid.z, 32u) << "one grid layer per group";
+}
+
+TEST(PlanLaunches, MultiLaunchOpsListEveryLaunch) {
+  Plan bert = lower(shape_only("bert_base").graph, 2);
+  EXPECT_EQ(by_name(bert, "embeddings.word_embeddings").launches.size(), 2u);  // id check + row copy
+  Plan inception = lower(shape_only("inception_v3").graph, 1);
+  int concats = 0;
+  for (const auto& k : inception.kernels) {
+    if (k.op != OpKind::Concat) continue;
+    ++concats;
+    EXPECT_EQ(k.launches.size(), k.input_shapes.size()) << k.name;
+  }
+  EXPECT_EQ(concats, 15);  // Mixed_5b .. Mixed_7c, plus the inner concats of Mixed_7b/7c
+}
+
+}  // namespace
+}  // namespace dstack::models

@@ -11,7 +11,7 @@
 #include "kernels/normalization.h"
 #include "kernels/pooling.h"
 #include "kernels/tensor_ops.h"
-#include "runtime/backend/node_args.h"
+#include "models/node_args.h"
 
 namespace dstack {
 namespace {
@@ -22,6 +22,14 @@ using models::Node;
 using models::OpKind;
 using models::Shape;
 using models::Tensor;
+using models::last_axis_rows;
+using models::matmul_plan;
+using models::MatMulPlan;
+using models::reduce_view;
+using models::ReduceView;
+using models::RowView;
+using models::slice_bounds;
+using models::SliceBounds;
 
 // A node's input: its full shape and data, aliasing either an activation or a graph constant.
 struct View {

@@ -17,7 +17,7 @@
 #include "runtime/backend/cuda/check.h"
 #include "runtime/backend/cuda/driver_api.h"
 #include "runtime/backend/cuda/resources.h"
-#include "runtime/backend/node_args.h"
+#include "models/node_args.h"
 
 namespace dstack {
 namespace {
@@ -28,6 +28,14 @@ using models::Node;
 using models::OpKind;
 using models::Shape;
 using models::Tensor;
+using models::last_axis_rows;
+using models::matmul_plan;
+using models::MatMulPlan;
+using models::reduce_view;
+using models::ReduceView;
+using models::RowView;
+using models::slice_bounds;
+using models::SliceBounds;
 
 struct DeviceTensor {
   Shape shape;

@@ -7,7 +7,7 @@
 
 #include "models/graph.h"
 
-namespace dstack {
+namespace dstack::models {
 
 // Per-axis start/end/step over the full shape (unsliced axes: the whole axis).
 struct SliceBounds {
@@ -38,4 +38,4 @@ struct MatMulPlan {
 };
 MatMulPlan matmul_plan(const models::Shape& a, const models::Shape& b, const models::Shape& y);
 
-}  // namespace dstack
+}  // namespace dstack::models

@@ -1,8 +1,8 @@
-#include "runtime/backend/node_args.h"
+#include "models/node_args.h"
 
 #include <algorithm>
 
-namespace dstack {
+namespace dstack::models {
 namespace {
 
 int64_t product(const models::Shape& s, size_t from, size_t to) {
@@ -76,4 +76,4 @@ MatMulPlan matmul_plan(const models::Shape& a, const models::Shape& b, const mod
   return p;
 }
 
-}  // namespace dstack
+}  // namespace dstack::models
