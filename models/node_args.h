@@ -9,6 +9,13 @@
 
 namespace dstack::models {
 
+// A node's input as the executors see it: full shape and data (host or device memory), aliasing
+// an activation or a graph constant.
+struct TensorView {
+  models::Shape shape;
+  const float* data;
+};
+
 // Per-axis start/end/step over the full shape (unsliced axes: the whole axis).
 struct SliceBounds {
   std::vector<int64_t> starts, ends, steps;

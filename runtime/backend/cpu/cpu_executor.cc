@@ -16,26 +16,8 @@
 namespace dstack {
 namespace {
 
-using models::Attrs;
-using models::Graph;
-using models::Node;
-using models::OpKind;
-using models::Shape;
-using models::Tensor;
-using models::last_axis_rows;
-using models::matmul_plan;
-using models::MatMulPlan;
-using models::reduce_view;
-using models::ReduceView;
-using models::RowView;
-using models::slice_bounds;
-using models::SliceBounds;
-
-// A node's input: its full shape and data, aliasing either an activation or a graph constant.
-struct View {
-  Shape shape;
-  const float* data;
-};
+// Graphs, shapes, and the node-to-kernel-argument mapping both executors share.
+using namespace models;
 
 int64_t product(const Shape& s, size_t from, size_t to) {
   int64_t p = 1;
@@ -43,14 +25,14 @@ int64_t product(const Shape& s, size_t from, size_t to) {
   return p;
 }
 
-void matmul(const View& a, const View& b, float alpha, Tensor& y) {
+void matmul(const TensorView& a, const TensorView& b, float alpha, Tensor& y) {
   const MatMulPlan p = matmul_plan(a.shape, b.shape, y.shape);
   for (size_t i = 0; i < p.offset_a.size(); ++i)
     kernels::batched_matmul_ref(1, p.m, p.n, p.k, a.data + p.offset_a[i], 0, b.data + p.offset_b[i], 0, alpha,
                                 y.data.data() + static_cast<int64_t>(i) * p.m * p.n, 0);
 }
 
-void run_node(const Node& n, const std::vector<View>& in, Tensor& y) {
+void run_node(const Node& n, const std::vector<TensorView>& in, Tensor& y) {
   const Attrs& a = n.attrs;
   float* out = y.data.data();
   switch (n.op) {
@@ -92,7 +74,7 @@ void run_node(const Node& n, const std::vector<View>& in, Tensor& y) {
     case OpKind::Concat: {
       std::vector<Shape> shapes;
       std::vector<const float*> ptrs;
-      for (const View& v : in) {
+      for (const TensorView& v : in) {
         shapes.push_back(v.shape);
         ptrs.push_back(v.data);
       }
@@ -170,7 +152,7 @@ std::vector<Tensor> run_cpu(const Graph& g, const std::vector<Tensor>& inputs) {
 
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const Node& n = g.nodes()[i];
-    std::vector<View> in;
+    std::vector<TensorView> in;
     std::vector<Shape> shapes;
     for (int id : n.inputs) {
       const models::Value& v = g.value(id);
@@ -178,9 +160,9 @@ std::vector<Tensor> run_cpu(const Graph& g, const std::vector<Tensor>& inputs) {
         throw std::invalid_argument(fmt::format("model '{}' was built without weights (constant '{}' has no data)",
                                                 g.name(), v.name));
       if (v.constant)
-        in.push_back(View{v.shape, v.data->data()});
+        in.push_back(TensorView{v.shape, v.data->data()});
       else
-        in.push_back(View{values[static_cast<size_t>(id)].shape, values[static_cast<size_t>(id)].data.data()});
+        in.push_back(TensorView{values[static_cast<size_t>(id)].shape, values[static_cast<size_t>(id)].data.data()});
       shapes.push_back(in.back().shape);
     }
     Tensor& y = values[static_cast<size_t>(n.output)];

@@ -22,30 +22,13 @@
 namespace dstack {
 namespace {
 
-using models::Attrs;
-using models::Graph;
-using models::Node;
-using models::OpKind;
-using models::Shape;
-using models::Tensor;
-using models::last_axis_rows;
-using models::matmul_plan;
-using models::MatMulPlan;
-using models::reduce_view;
-using models::ReduceView;
-using models::RowView;
-using models::slice_bounds;
-using models::SliceBounds;
+// Graphs, shapes, and the node-to-kernel-argument mapping both executors share.
+using namespace models;
 
 struct DeviceTensor {
   Shape shape;
   cuda::DeviceBuffer buffer;
   float* data() const { return buffer.as<float>(); }
-};
-
-struct View {
-  Shape shape;
-  const float* data;
 };
 
 DeviceTensor upload(const Shape& shape, const float* host, cudaStream_t stream) {
@@ -55,7 +38,7 @@ DeviceTensor upload(const Shape& shape, const float* host, cudaStream_t stream) 
   return t;
 }
 
-void launch(const Node& n, const std::vector<View>& in, DeviceTensor& y, int* bad_id, cudaStream_t stream) {
+void launch(const Node& n, const std::vector<TensorView>& in, DeviceTensor& y, int* bad_id, cudaStream_t stream) {
   const Attrs& a = n.attrs;
   float* out = y.data();
   switch (n.op) {
@@ -112,7 +95,7 @@ void launch(const Node& n, const std::vector<View>& in, DeviceTensor& y, int* ba
     case OpKind::Concat: {
       std::vector<Shape> shapes;
       std::vector<const float*> ptrs;
-      for (const View& v : in) {
+      for (const TensorView& v : in) {
         shapes.push_back(v.shape);
         ptrs.push_back(v.data);
       }
@@ -200,11 +183,11 @@ std::vector<Tensor> run_gpu(const Graph& g, const std::vector<Tensor>& inputs, G
   int embedding_node = -1;
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const Node& n = g.nodes()[i];
-    std::vector<View> in;
+    std::vector<TensorView> in;
     std::vector<Shape> shapes;
     for (int id : n.inputs) {
       const DeviceTensor& t = *values[static_cast<size_t>(id)];
-      in.push_back(View{t.shape, t.data()});
+      in.push_back(TensorView{t.shape, t.data()});
       shapes.push_back(t.shape);
     }
     const Shape out_shape = models::infer_output_shape(g, n, shapes);
