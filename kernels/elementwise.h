@@ -43,12 +43,7 @@ inline constexpr int kElementwiseMaxRank = 8;           // broadcast shapes trav
 
 // Block of 256 threads, grid = min(ceil(count / 256), cap). grid.x == 0 (count <= 0): no launch.
 inline LaunchGeometry elementwise_grid_stride_launch(const char* kernel, int64_t count) {
-  LaunchGeometry g;
-  g.kernel = kernel;
-  g.block.x = kElementwiseBlock;
-  const int64_t blocks = count > 0 ? (count + kElementwiseBlock - 1) / kElementwiseBlock : 0;
-  g.grid.x = static_cast<unsigned>(std::min<int64_t>(blocks, kElementwiseGridCap));
-  return g;
+  return grid_stride_launch(kernel, count, kElementwiseBlock, kElementwiseGridCap);
 }
 
 inline LaunchGeometry unary_launch(int64_t count) { return elementwise_grid_stride_launch("unary_f32", count); }

@@ -81,14 +81,9 @@ DSTACK_HD Pool2dOutputCoords pool2d_output_coords(int64_t i, int out_h, int out_
 // Max / average pooling: one thread per output element (block 256, grid = min(ceil(outputs/256),
 // cap), grid-stride). grid.x == 0: nothing to launch (or an invalid shape, which the launcher rejects).
 inline LaunchGeometry pool2d_grid_stride_launch(const char* kernel, const Pool2dShape& s) {
-  LaunchGeometry g;
-  g.kernel = kernel;
-  g.block.x = kPoolBlock;
   const int oh = s.out_h(), ow = s.out_w();
   const int64_t count = (s.n > 0 && s.c > 0 && oh > 0 && ow > 0) ? int64_t(s.n) * s.c * oh * ow : 0;
-  const int64_t blocks = (count + kPoolBlock - 1) / kPoolBlock;
-  g.grid.x = static_cast<unsigned>(std::min<int64_t>(blocks, kPoolGridCap));
-  return g;
+  return grid_stride_launch(kernel, count, kPoolBlock, kPoolGridCap);
 }
 inline LaunchGeometry maxpool2d_launch(const Pool2dShape& s) { return pool2d_grid_stride_launch("maxpool2d_f32", s); }
 inline LaunchGeometry avgpool2d_launch(const Pool2dShape& s) { return pool2d_grid_stride_launch("avgpool2d_f32", s); }

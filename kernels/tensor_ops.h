@@ -47,12 +47,7 @@ inline constexpr int kGatherAxisChunk = 128;         // indices per gather_axis 
 
 // Block of 256 threads, grid = min(ceil(count / 256), cap). grid.x == 0 (count <= 0): no launch.
 inline LaunchGeometry tensor_ops_grid_stride_launch(const char* kernel, int64_t count) {
-  LaunchGeometry g;
-  g.kernel = kernel;
-  g.block.x = kTensorOpsBlock;
-  const int64_t blocks = count > 0 ? (count + kTensorOpsBlock - 1) / kTensorOpsBlock : 0;
-  g.grid.x = static_cast<unsigned>(std::min<int64_t>(blocks, kTensorOpsGridCap));
-  return g;
+  return grid_stride_launch(kernel, count, kTensorOpsBlock, kTensorOpsGridCap);
 }
 
 // Concat: one launch per input, copying its `count` elements into its columns of y.
