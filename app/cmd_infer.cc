@@ -8,6 +8,7 @@
 
 #include "app/commands.h"
 #include "app/model_source.h"
+#include "kernels/precision.h"
 #include "runtime/backend/cpu/cpu_executor.h"
 #ifdef DSTACK_HAVE_GPU_EXECUTOR
 #include "runtime/backend/gpu_executor.h"
@@ -22,6 +23,8 @@ struct InferArgs {
   std::string input;
   std::string output;
   std::string backend = "cpu";
+  std::string precision = "fp32";
+  bool cuda_graph = false;
   uint64_t seed = 1;
 };
 
@@ -41,13 +44,24 @@ void register_infer(CLI::App& app) {
   cmd->add_option("--input,-i", args->input, "Input array (.npy, batch first)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--output,-o", args->output, "Where to write the output (.npy); further outputs go to NAME.1.npy, ...")
       ->required();
-  cmd->add_option("--backend", args->backend, "cpu (reference kernels) or gpu")->check(CLI::IsMember({"cpu", "gpu"}));
+  cmd->add_option("--backend", args->backend,
+                  "cpu (reference kernels), gpu (dstack's CUDA kernels) or vendor (cuDNN/cuBLAS where they cover a "
+                  "node, dstack's kernels elsewhere)")
+      ->check(CLI::IsMember({"cpu", "gpu", "vendor"}));
+  cmd->add_option("--precision", args->precision, "fp32, fp16 or bf16 (GPU backends; the CPU reference is fp32)");
+  cmd->add_flag("--cuda-graph", args->cuda_graph, "GPU backends: dispatch the model as one captured CUDA graph");
   cmd->add_option("--seed", args->seed, "Seed of the zoo's random weights");
   cmd->callback([args] {
+    const kernels::Precision precision = kernels::parse_precision(args->precision);
+    const bool on_gpu = args->backend != "cpu";
+    if (!on_gpu && (precision != kernels::Precision::F32 || args->cuda_graph))
+      throw std::invalid_argument("--backend cpu runs the fp32 reference only; --precision and --cuda-graph need "
+                                  "--backend gpu or vendor");
 #ifndef DSTACK_HAVE_GPU_EXECUTOR
-    if (args->backend == "gpu")
-      throw std::invalid_argument("--backend gpu: this build has no CUDA kernels (configured without the CUDA "
-                                  "toolkit); use --backend cpu or rebuild with nvcc on PATH");
+    if (on_gpu)
+      throw std::invalid_argument(fmt::format("--backend {}: this build has no CUDA kernels (configured without the "
+                                              "CUDA toolkit); use --backend cpu or rebuild with nvcc on PATH",
+                                              args->backend));
 #endif
     models::Model m = load_model(args->model, args->seed);
     NpyArray in = read_npy(args->input);
@@ -56,10 +70,20 @@ void register_infer(CLI::App& app) {
     std::vector<models::Tensor> out;
     std::string where = "the CPU reference backend";
 #ifdef DSTACK_HAVE_GPU_EXECUTOR
-    GpuRunStats stats;
-    if (args->backend == "gpu") {
-      out = run_gpu(m.graph, inputs, &stats);
-      where = fmt::format("the GPU ({} kernels, {:.3f} ms by CUDA events)", stats.kernels, stats.milliseconds);
+    if (on_gpu) {
+      GpuRunOptions options;
+      options.precision = precision;
+      options.vendor = args->backend == "vendor";
+      options.cuda_graph = args->cuda_graph;
+      GpuRunStats stats;
+      out = run_gpu(m.graph, inputs, options, &stats);
+      where = fmt::format("the GPU at {} ({} nodes{}, {}; {:.3f} ms by CUDA events; weights {:.1f} MiB, activation "
+                          "arena {:.1f} MiB)",
+                          stats.precision, stats.kernels,
+                          options.vendor ? fmt::format(", {} through cuDNN/cuBLAS", stats.vendor_nodes) : "",
+                          options.cuda_graph ? "one CUDA graph" : "per-kernel dispatch", stats.milliseconds,
+                          static_cast<double>(stats.weight_bytes) / (1 << 20),
+                          static_cast<double>(stats.activation_bytes) / (1 << 20));
     }
 #endif
     if (args->backend == "cpu") out = run_cpu(m.graph, inputs);

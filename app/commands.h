@@ -8,5 +8,7 @@ void register_info(CLI::App& app);
 void register_models(CLI::App& app);
 void register_plan(CLI::App& app);
 void register_infer(CLI::App& app);
+void register_kernels(CLI::App& app);
+void register_sim(CLI::App& app);
 
 }  // namespace dstack::app

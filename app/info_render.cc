@@ -9,14 +9,21 @@ namespace {
 double gib(std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
 double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
+// The vendor backend (cuDNN + cuBLAS), the reference every kernel and model is timed against.
+std::string vendor_line(const BuildInfo& b) {
+  if (b.vendor_compiled) return fmt::format("vendor:  vendor backend: {} compiled in\n", b.vendor_versions);
+  return fmt::format("vendor:  vendor backend: not built ({})\n",
+                     b.vendor_missing.empty() ? std::string("cuDNN/cuBLAS not looked for") : b.vendor_missing);
+}
+
 std::string build_line(const BuildInfo& b) {
   std::string cuda = b.cuda_compiled
                          ? fmt::format("CUDA {} compiled in for sm_{}, runtime linked statically, Driver API via "
                                        "entry points (no libcuda link)",
                                        b.cuda_toolkit_version, fmt::join(b.cuda_architectures, ", sm_"))
                          : std::string("CUDA backend not compiled in");
-  return fmt::format("dstack {} (commit {}{}, {} build, {})\nbuild:   {}\n", b.version, b.commit,
-                     b.dirty ? "+dirty" : "", b.build_type, b.cxx_compiler, cuda);
+  return fmt::format("dstack {} (commit {}{}, {} build, {})\nbuild:   {}\n{}", b.version, b.commit,
+                     b.dirty ? "+dirty" : "", b.build_type, b.cxx_compiler, cuda, vendor_line(b));
 }
 
 }  // namespace
@@ -61,7 +68,10 @@ nlohmann::json render_info_json(const BuildInfo& b, const GpuReport& gpus) {
                 {"cxx_compiler", b.cxx_compiler},
                 {"cuda_compiled", b.cuda_compiled},
                 {"cuda_toolkit_version", b.cuda_toolkit_version},
-                {"cuda_architectures", b.cuda_architectures}};
+                {"cuda_architectures", b.cuda_architectures},
+                {"vendor_backend", {{"compiled", b.vendor_compiled},
+                                    {"versions", b.vendor_versions},
+                                    {"missing", b.vendor_missing}}}};
   nlohmann::json g;
   g["available"] = gpus.usable();
   g["reason"] = gpus.unavailable_reason;

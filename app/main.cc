@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   dstack::app::register_models(app);
   dstack::app::register_plan(app);
   dstack::app::register_infer(app);
+  dstack::app::register_kernels(app);
+  dstack::app::register_sim(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,9 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <string>
+
 #include "kernels/activation.h"
+#include "kernels/gemm.h"
 #include "kernels/host_device.h"
 #include "kernels/launch.h"
+#include "kernels/precision.h"
 
 namespace dstack::kernels {
 
@@ -45,16 +49,23 @@ void conv2d_ref(const Conv2dShape& s, const float* x, const float* w, const floa
 // tests. Everything below assumes a valid shape (conv2d_shape_error(s) == nullptr).
 
 enum class Conv2dAlgorithm {
-  ImplicitGemm,  // conv2d_implicit_gemm_f32: any shape
-  Depthwise,     // conv2d_depthwise_f32: groups == c == k, one thread per output element
+  ImplicitGemm,            // conv2d_implicit_gemm<float>: any shape at fp32 (SIMT)
+  ImplicitGemmTensorCore,  // conv2d_implicit_gemm_tc<T>: any shape at fp16 / bf16 (wmma)
+  Depthwise,               // conv2d_depthwise<T>: groups == c == k at every precision, one thread per output
 };
 
-inline Conv2dAlgorithm conv2d_algorithm(const Conv2dShape& s) {
-  return (s.groups == s.c && s.groups == s.k) ? Conv2dAlgorithm::Depthwise : Conv2dAlgorithm::ImplicitGemm;
+inline Conv2dAlgorithm conv2d_algorithm(const Conv2dShape& s, Precision p = Precision::F32) {
+  if (s.groups == s.c && s.groups == s.k) return Conv2dAlgorithm::Depthwise;
+  return p == Precision::F32 ? Conv2dAlgorithm::ImplicitGemm : Conv2dAlgorithm::ImplicitGemmTensorCore;
 }
 
 inline const char* conv2d_algorithm_name(Conv2dAlgorithm a) {
-  return a == Conv2dAlgorithm::Depthwise ? "depthwise" : "implicit_gemm";
+  switch (a) {
+    case Conv2dAlgorithm::ImplicitGemm: return "implicit_gemm";
+    case Conv2dAlgorithm::ImplicitGemmTensorCore: return "implicit_gemm_tc";
+    case Conv2dAlgorithm::Depthwise: return "depthwise";
+  }
+  return "implicit_gemm";
 }
 
 // Implicit GEMM, per group g (blockIdx.z): Y_g[M, N] = W_g[M, K] x X_g[K, N] with
@@ -161,6 +172,19 @@ DSTACK_HD int64_t conv2d_output_offset(const Conv2dShape& s, int out_channel, in
   return (img * s.k + out_channel) * plane + (col - img * plane);
 }
 
+// Tensor-core implicit GEMM (fp16 / bf16): the same GEMM view, tiled as the tensor-core GEMM
+// (kernels/gemm.h, namespace gemm_tc: 64 x 64 block tile, 32-wide k steps, 4 warps of 2 x 2 wmma
+// m16n16k16 fragments, fp32 accumulators stored through shared memory for the epilogue). The A tile
+// (weights, k-contiguous) loads with gemm_tc_load_a; the B tile is gathered from x: thread tid
+// always gathers column conv2d_tc_load_b_n(tid) (its pixel decoded once per block) at reduction
+// rows conv2d_tc_load_b_k(tid, l), l < gemm_tc::kLoadsB. Epilogue element l of thread tid is
+// gemm_tc_epilogue(tid, l): (output channel row mn, pixel column kk) of the block tile.
+static_assert(gemm_tc::kThreads % gemm_tc::kTileN == 0, "each thread gathers a single B column");
+DSTACK_HD int conv2d_tc_load_b_n(int tid) { return tid % gemm_tc::kTileN; }
+DSTACK_HD int conv2d_tc_load_b_k(int tid, int l) {
+  return tid / gemm_tc::kTileN + (gemm_tc::kThreads / gemm_tc::kTileN) * l;
+}
+
 // Depthwise: output element idx (flat NCHW offset into y, k == c) is channel (idx / (oh*ow)) % c.
 inline constexpr int kConv2dDepthwiseThreads = 256;
 inline constexpr int64_t kConv2dMaxGridX = 2147483647;  // CUDA's limit on gridDim.x
@@ -173,12 +197,13 @@ inline unsigned grid_dim(int64_t blocks) {  // saturating; the launcher checks t
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }  // namespace conv2d_detail
 
-// grid (ceil(N / 64), ceil(M / 64), groups), 256 threads, static shared memory for one A and one B tile.
-inline LaunchGeometry conv2d_implicit_gemm_f32_launch(const Conv2dShape& s) {
+// "conv2d_implicit_gemm<float>" (fp32): grid (ceil(N / 64), ceil(M / 64), groups), 256 threads,
+// static shared memory for one A and one B tile.
+inline LaunchGeometry conv2d_implicit_gemm_launch(const Conv2dShape& s) {
   using conv2d_detail::ceil_div;
   using conv2d_detail::grid_dim;
   LaunchGeometry g;
-  g.kernel = "conv2d_implicit_gemm_f32";
+  g.kernel = "conv2d_implicit_gemm<float>";
   g.grid.x = grid_dim(ceil_div(conv2d_gemm_columns(s), conv2d_gemm::kTileN));
   g.grid.y = grid_dim(ceil_div(s.k_per_group(), conv2d_gemm::kTileM));
   g.grid.z = grid_dim(s.groups);
@@ -187,11 +212,26 @@ inline LaunchGeometry conv2d_implicit_gemm_f32_launch(const Conv2dShape& s) {
   return g;
 }
 
-// One thread per output element: grid ceil(n*c*oh*ow / 256) (capped at CUDA's gridDim.x limit; the
-// kernel loops grid-stride past it), 256 threads, no shared memory.
-inline LaunchGeometry conv2d_depthwise_f32_launch(const Conv2dShape& s) {
+// "conv2d_implicit_gemm_tc<T>" (fp16 / bf16): grid (ceil(N / 64), ceil(M / 64), groups), 128 threads,
+// static shared memory for the A, B and C tiles (gemm_tc::kSharedBytes).
+inline LaunchGeometry conv2d_implicit_gemm_tc_launch(const Conv2dShape& s, Precision p) {
+  using conv2d_detail::ceil_div;
+  using conv2d_detail::grid_dim;
   LaunchGeometry g;
-  g.kernel = "conv2d_depthwise_f32";
+  g.kernel = std::string("conv2d_implicit_gemm_tc<") + precision_device_type(p) + ">";
+  g.grid.x = grid_dim(ceil_div(conv2d_gemm_columns(s), gemm_tc::kTileN));
+  g.grid.y = grid_dim(ceil_div(s.k_per_group(), gemm_tc::kTileM));
+  g.grid.z = grid_dim(s.groups);
+  g.block.x = unsigned(gemm_tc::kThreads);
+  g.shared_bytes = gemm_tc::kSharedBytes;
+  return g;
+}
+
+// "conv2d_depthwise<T>": one thread per output element: grid ceil(n*c*oh*ow / 256) (capped at CUDA's
+// gridDim.x limit; the kernel loops grid-stride past it), 256 threads, no shared memory.
+inline LaunchGeometry conv2d_depthwise_launch(const Conv2dShape& s, Precision p = Precision::F32) {
+  LaunchGeometry g;
+  g.kernel = std::string("conv2d_depthwise<") + precision_device_type(p) + ">";
   const int64_t blocks = conv2d_detail::ceil_div(conv2d_output_count(s), kConv2dDepthwiseThreads);
   g.grid.x = conv2d_detail::grid_dim(blocks < kConv2dMaxGridX ? blocks : kConv2dMaxGridX);
   g.block.x = unsigned(kConv2dDepthwiseThreads);
@@ -199,10 +239,14 @@ inline LaunchGeometry conv2d_depthwise_f32_launch(const Conv2dShape& s) {
   return g;
 }
 
-// The geometry of the kernel conv2d_cuda launches for s.
-inline LaunchGeometry conv2d_launch(const Conv2dShape& s) {
-  return conv2d_algorithm(s) == Conv2dAlgorithm::Depthwise ? conv2d_depthwise_f32_launch(s)
-                                                            : conv2d_implicit_gemm_f32_launch(s);
+// The geometry of the kernel conv2d_cuda launches for s at precision p.
+inline LaunchGeometry conv2d_launch(const Conv2dShape& s, Precision p = Precision::F32) {
+  switch (conv2d_algorithm(s, p)) {
+    case Conv2dAlgorithm::Depthwise: return conv2d_depthwise_launch(s, p);
+    case Conv2dAlgorithm::ImplicitGemmTensorCore: return conv2d_implicit_gemm_tc_launch(s, p);
+    case Conv2dAlgorithm::ImplicitGemm: break;
+  }
+  return conv2d_implicit_gemm_launch(s);
 }
 
 }  // namespace dstack::kernels

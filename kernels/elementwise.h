@@ -12,6 +12,7 @@
 #include "kernels/activation.h"
 #include "kernels/host_device.h"
 #include "kernels/launch.h"
+#include "kernels/precision.h"
 
 namespace dstack::kernels {
 
@@ -42,23 +43,27 @@ inline constexpr unsigned kElementwiseGridCap = 4096;  // blocks; a grid-stride 
 inline constexpr int kElementwiseMaxRank = 8;           // broadcast shapes travel in a fixed-size struct
 
 // Block of 256 threads, grid = min(ceil(count / 256), cap). grid.x == 0 (count <= 0): no launch.
-inline LaunchGeometry elementwise_grid_stride_launch(const char* kernel, int64_t count) {
-  return grid_stride_launch(kernel, count, kElementwiseBlock, kElementwiseGridCap);
+// Every kernel is a template over the storage type: `kernel` is its base name, the geometry reports
+// e.g. "unary<__half>". Math runs in fp32 at every precision, rounded once on store.
+inline LaunchGeometry elementwise_grid_stride_launch(const char* kernel, int64_t count, Precision p) {
+  return grid_stride_launch(typed_kernel_name(kernel, p).c_str(), count, kElementwiseBlock, kElementwiseGridCap);
 }
 
-inline LaunchGeometry unary_launch(int64_t count) { return elementwise_grid_stride_launch("unary_f32", count); }
+inline LaunchGeometry unary_launch(int64_t count, Precision p = Precision::F32) {
+  return elementwise_grid_stride_launch("unary", count, p);
+}
 
 // Same-shape operands use a plain kernel; anything broadcast uses the indexed one.
 inline LaunchGeometry binary_launch(const std::vector<int64_t>& a_shape, const std::vector<int64_t>& b_shape,
-                                    const std::vector<int64_t>& out_shape) {
+                                    const std::vector<int64_t>& out_shape, Precision p = Precision::F32) {
   int64_t count = 1;
   for (int64_t d : out_shape) count *= d;
   const bool same = a_shape == out_shape && b_shape == out_shape;
-  return elementwise_grid_stride_launch(same ? "binary_same_shape_f32" : "binary_broadcast_f32", count);
+  return elementwise_grid_stride_launch(same ? "binary_same_shape" : "binary_broadcast", count, p);
 }
 
-inline LaunchGeometry channel_affine_launch(int n, int c, int64_t inner) {
-  return elementwise_grid_stride_launch("channel_affine_f32", int64_t(n) * c * inner);
+inline LaunchGeometry channel_affine_launch(int n, int c, int64_t inner, Precision p = Precision::F32) {
+  return elementwise_grid_stride_launch("channel_affine", int64_t(n) * c * inner, p);
 }
 
 // The unary and binary math, shared by the kernels (the CPU reference has its own copy, which the

@@ -14,7 +14,9 @@ struct Dim3 {
 };
 
 struct LaunchGeometry {
-  std::string kernel;            // the __global__ function's name, e.g. "conv2d_implicit_gemm_f32"
+  // The __global__ function's demangled name without namespaces or parameter list, e.g.
+  // "conv2d_implicit_gemm<float>", "gemm_tc<__half>" (see typed_kernel_name in kernels/precision.h).
+  std::string kernel;
   Dim3 grid;
   Dim3 block;
   std::size_t shared_bytes = 0;  // dynamic + static shared memory per block

@@ -1,5 +1,6 @@
 // CUDA softmax, layer norm (one block per row, shuffle + shared-memory reductions) and mean over
 // the middle axis (one thread per output). Geometry and index maps come from kernels/normalization.h.
+// Templates over the storage type T: loads widen to fp32, all math in fp32, one rounding on store.
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -43,59 +44,61 @@ __device__ float block_reduce(float v, float* scratch, Op op) {
   return r;
 }
 
-__global__ void __launch_bounds__(kNormMaxThreads) softmax_rows_f32(int64_t rows, int64_t cols,
-                                                                    const float* __restrict__ x,
-                                                                    float* __restrict__ y) {
+template <typename T>
+__global__ void __launch_bounds__(kNormMaxThreads)
+    softmax_rows(int64_t rows, int64_t cols, const T* __restrict__ x, T* __restrict__ y) {
   __shared__ float scratch[kNormMaxThreads / kNormWarp];
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {  // uniform across the block
-    const float* x_row = x + row * cols;
-    float* y_row = y + row * cols;
+    const T* x_row = x + row * cols;
+    T* y_row = y + row * cols;
     float m = -INFINITY;
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, x_row[j]);
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, to_f32(x_row[j]));
     m = block_reduce(m, scratch, MaxOp{});
     float s = 0.f;
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += expf(x_row[j] - m);
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += expf(to_f32(x_row[j]) - m);
     s = block_reduce(s, scratch, SumOp{});
     const float inv_sum = 1.f / s;
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) y_row[j] = expf(x_row[j] - m) * inv_sum;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
+      y_row[j] = from_f32<T>(expf(to_f32(x_row[j]) - m) * inv_sum);
   }
 }
 
+template <typename T>
 __global__ void __launch_bounds__(kNormMaxThreads)
-    layernorm_rows_f32(int64_t rows, int64_t cols, const float* __restrict__ x, const float* __restrict__ gamma,
-                       const float* __restrict__ beta, float eps, float* __restrict__ y) {
+    layernorm_rows(int64_t rows, int64_t cols, const T* __restrict__ x, const T* __restrict__ gamma,
+                   const T* __restrict__ beta, float eps, T* __restrict__ y) {
   __shared__ float scratch[kNormMaxThreads / kNormWarp];
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {  // uniform across the block
-    const float* x_row = x + row * cols;
-    float* y_row = y + row * cols;
+    const T* x_row = x + row * cols;
+    T* y_row = y + row * cols;
     float s = 0.f;
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += x_row[j];
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += to_f32(x_row[j]);
     const float mean = block_reduce(s, scratch, SumOp{}) / float(cols);
     float sq = 0.f;
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-      const float d = x_row[j] - mean;
+      const float d = to_f32(x_row[j]) - mean;
       sq += d * d;
     }
     const float var = block_reduce(sq, scratch, SumOp{}) / float(cols);
     const float inv_std = 1.f / sqrtf(var + eps);
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-      const float g = gamma != nullptr ? gamma[j] : 1.f;
-      const float b = beta != nullptr ? beta[j] : 0.f;
-      y_row[j] = (x_row[j] - mean) * inv_std * g + b;
+      const float g = gamma != nullptr ? to_f32(gamma[j]) : 1.f;
+      const float b = beta != nullptr ? to_f32(beta[j]) : 0.f;
+      y_row[j] = from_f32<T>((to_f32(x_row[j]) - mean) * inv_std * g + b);
     }
   }
 }
 
-__global__ void __launch_bounds__(kReduceMeanThreads) reduce_mean_f32(int64_t outer, int64_t reduce, int64_t inner,
-                                                                      const float* __restrict__ x,
-                                                                      float* __restrict__ y) {
+template <typename T>
+__global__ void __launch_bounds__(kReduceMeanThreads)
+    reduce_mean(int64_t outer, int64_t reduce, int64_t inner, const T* __restrict__ x, T* __restrict__ y) {
   const int64_t outputs = outer * inner;
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < outputs; idx += step) {
     const ReduceMeanIndex t = reduce_mean_split(idx, inner);
     float s = 0.f;
-    for (int64_t r = 0; r < reduce; ++r) s += x[reduce_mean_offset(t.o, r, t.i, reduce, inner)];
-    y[idx] = s / float(reduce);
+    for (int64_t r = 0; r < reduce; ++r) s += to_f32(x[reduce_mean_offset(t.o, r, t.i, reduce, inner)]);
+    y[idx] = from_f32<T>(s / float(reduce));
   }
 }
 
@@ -107,30 +110,40 @@ dim3 to_dim3(const Dim3& d) { return dim3(d.x, d.y, d.z); }
 
 }  // namespace
 
-void softmax_cuda(int64_t rows, int64_t cols, const float* x, float* y, cudaStream_t stream) {
-  const LaunchGeometry g = softmax_launch(rows, cols);
+template <typename T>
+void softmax_cuda(int64_t rows, int64_t cols, const T* x, T* y, cudaStream_t stream) {
+  const LaunchGeometry g = softmax_launch(rows, cols, precision_of<T>());
   if (g.grid.count() == 0) return;
   check_pointers("softmax", x, y);
-  softmax_rows_f32<<<to_dim3(g.grid), to_dim3(g.block), 0, stream>>>(rows, cols, x, y);
+  softmax_rows<T><<<to_dim3(g.grid), to_dim3(g.block), 0, stream>>>(rows, cols, x, y);
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
 
-void layernorm_cuda(int64_t rows, int64_t cols, const float* x, const float* gamma, const float* beta, float eps,
-                    float* y, cudaStream_t stream) {
-  const LaunchGeometry g = layernorm_launch(rows, cols);
+template <typename T>
+void layernorm_cuda(int64_t rows, int64_t cols, const T* x, nondeduced<const T*> gamma, nondeduced<const T*> beta,
+                    float eps, T* y, cudaStream_t stream) {
+  const LaunchGeometry g = layernorm_launch(rows, cols, precision_of<T>());
   if (g.grid.count() == 0) return;
   check_pointers("layernorm", x, y);
-  layernorm_rows_f32<<<to_dim3(g.grid), to_dim3(g.block), 0, stream>>>(rows, cols, x, gamma, beta, eps, y);
+  layernorm_rows<T><<<to_dim3(g.grid), to_dim3(g.block), 0, stream>>>(rows, cols, x, gamma, beta, eps, y);
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
 
-void reduce_mean_cuda(int64_t outer, int64_t reduce, int64_t inner, const float* x, float* y, cudaStream_t stream) {
-  const LaunchGeometry g = reduce_mean_launch(outer, reduce, inner);
+template <typename T>
+void reduce_mean_cuda(int64_t outer, int64_t reduce, int64_t inner, const T* x, T* y, cudaStream_t stream) {
+  const LaunchGeometry g = reduce_mean_launch(outer, reduce, inner, precision_of<T>());
   if (g.grid.count() == 0) return;
   if (y == nullptr || (reduce > 0 && x == nullptr))
     throw std::invalid_argument("reduce_mean: null input or output pointer");
-  reduce_mean_f32<<<to_dim3(g.grid), to_dim3(g.block), 0, stream>>>(outer, reduce, inner, x, y);
+  reduce_mean<T><<<to_dim3(g.grid), to_dim3(g.block), 0, stream>>>(outer, reduce, inner, x, y);
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
+
+#define DSTACK_INSTANTIATE_NORMALIZATION(T)                                                                      \
+  template void softmax_cuda<T>(int64_t, int64_t, const T*, T*, cudaStream_t);                                  \
+  template void layernorm_cuda<T>(int64_t, int64_t, const T*, const T*, const T*, float, T*, cudaStream_t);       \
+  template void reduce_mean_cuda<T>(int64_t, int64_t, int64_t, const T*, T*, cudaStream_t);
+DSTACK_INSTANTIATE_FOR_STORAGE_TYPES(DSTACK_INSTANTIATE_NORMALIZATION)
+#undef DSTACK_INSTANTIATE_NORMALIZATION
 
 }  // namespace dstack::kernels

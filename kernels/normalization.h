@@ -6,6 +6,7 @@
 
 #include "kernels/host_device.h"
 #include "kernels/launch.h"
+#include "kernels/precision.h"
 
 namespace dstack::kernels {
 
@@ -19,12 +20,12 @@ void reduce_mean_ref(int64_t outer, int64_t reduce, int64_t inner, const float* 
 
 // ---- CUDA kernels (kernels/normalization.cu): geometry and index maps, computable on the CPU ----
 //
-// "softmax_rows_f32" and "layernorm_rows_f32": one block per row (blocks grid-stride over rows past
+// "softmax_rows<T>" and "layernorm_rows<T>": one block per row (blocks grid-stride over rows past
 // kNormMaxRowBlocks), blockDim a multiple of 32 up to kNormMaxThreads (one warp for rows of at most
 // 32). Each thread strides over the row; reductions are warp shuffles, then one float per warp in
 // shared memory (kNormSharedBytes, static). Softmax: max, then sum of exp(x - max), then write.
 // Layer norm: mean, then the mean of squared deviations (two passes, in float), then write.
-// "reduce_mean_f32": one thread per output y[o, i], grid-striding over outer * inner outputs,
+// "reduce_mean<T>": one thread per output y[o, i], grid-striding over outer * inner outputs,
 // summing the reduce axis in order.
 inline constexpr int kNormMaxThreads = 256;
 inline constexpr int kNormWarp = 32;
@@ -57,12 +58,12 @@ DSTACK_HD int64_t reduce_mean_offset(int64_t o, int64_t r, int64_t i, int64_t re
 }
 
 namespace detail {
-inline LaunchGeometry norm_rows_launch(const char* kernel, int64_t rows, int64_t cols) {
+inline LaunchGeometry norm_rows_launch(const char* kernel, int64_t rows, int64_t cols, Precision p) {
   if (rows < 0 || cols < 0)
     throw std::invalid_argument(std::string(kernel) + ": negative size (rows " + std::to_string(rows) + ", cols " +
                                 std::to_string(cols) + ")");
   LaunchGeometry g;
-  g.kernel = kernel;
+  g.kernel = typed_kernel_name(kernel, p);
   const bool empty = rows == 0 || cols == 0;
   g.grid.x = empty ? 0u : (rows < int64_t(kNormMaxRowBlocks) ? unsigned(rows) : kNormMaxRowBlocks);
   g.block.x = unsigned(norm_row_threads(cols));
@@ -71,23 +72,24 @@ inline LaunchGeometry norm_rows_launch(const char* kernel, int64_t rows, int64_t
 }
 }  // namespace detail
 
-// Geometry of "softmax_rows_f32" / "layernorm_rows_f32". Empty grid (nothing launched) when
-// rows or cols is 0; std::invalid_argument for negative sizes.
-inline LaunchGeometry softmax_launch(int64_t rows, int64_t cols) {
-  return detail::norm_rows_launch("softmax_rows_f32", rows, cols);
+// Geometry of "softmax_rows<T>" / "layernorm_rows<T>" (T the storage type of precision p; the
+// reductions run in fp32 at every precision). Empty grid (nothing launched) when rows or cols is 0;
+// std::invalid_argument for negative sizes.
+inline LaunchGeometry softmax_launch(int64_t rows, int64_t cols, Precision p = Precision::F32) {
+  return detail::norm_rows_launch("softmax_rows", rows, cols, p);
 }
-inline LaunchGeometry layernorm_launch(int64_t rows, int64_t cols) {
-  return detail::norm_rows_launch("layernorm_rows_f32", rows, cols);
+inline LaunchGeometry layernorm_launch(int64_t rows, int64_t cols, Precision p = Precision::F32) {
+  return detail::norm_rows_launch("layernorm_rows", rows, cols, p);
 }
 
-// Geometry of "reduce_mean_f32": 256 threads, enough blocks for one output per thread up to
+// Geometry of "reduce_mean<T>": 256 threads, enough blocks for one output per thread up to
 // kReduceMeanMaxBlocks (the kernel grid-strides beyond). Empty grid when there is no output.
-inline LaunchGeometry reduce_mean_launch(int64_t outer, int64_t reduce, int64_t inner) {
+inline LaunchGeometry reduce_mean_launch(int64_t outer, int64_t reduce, int64_t inner, Precision p = Precision::F32) {
   if (outer < 0 || reduce < 0 || inner < 0)
     throw std::invalid_argument("reduce_mean: negative size (outer " + std::to_string(outer) + ", reduce " +
                                 std::to_string(reduce) + ", inner " + std::to_string(inner) + ")");
   LaunchGeometry g;
-  g.kernel = "reduce_mean_f32";
+  g.kernel = typed_kernel_name("reduce_mean", p);
   const int64_t outputs = outer * inner;
   const int64_t blocks = (outputs + kReduceMeanThreads - 1) / kReduceMeanThreads;
   g.grid.x = blocks < int64_t(kReduceMeanMaxBlocks) ? unsigned(blocks) : kReduceMeanMaxBlocks;

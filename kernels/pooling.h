@@ -5,6 +5,7 @@
 
 #include "kernels/host_device.h"
 #include "kernels/launch.h"
+#include "kernels/precision.h"
 
 namespace dstack::kernels {
 
@@ -80,19 +81,24 @@ DSTACK_HD Pool2dOutputCoords pool2d_output_coords(int64_t i, int out_h, int out_
 
 // Max / average pooling: one thread per output element (block 256, grid = min(ceil(outputs/256),
 // cap), grid-stride). grid.x == 0: nothing to launch (or an invalid shape, which the launcher rejects).
-inline LaunchGeometry pool2d_grid_stride_launch(const char* kernel, const Pool2dShape& s) {
+// Kernels are templates over the storage type: "maxpool2d<__half>" etc. (fp32 math at every precision).
+inline LaunchGeometry pool2d_grid_stride_launch(const char* kernel, const Pool2dShape& s, Precision p) {
   const int oh = s.out_h(), ow = s.out_w();
   const int64_t count = (s.n > 0 && s.c > 0 && oh > 0 && ow > 0) ? int64_t(s.n) * s.c * oh * ow : 0;
-  return grid_stride_launch(kernel, count, kPoolBlock, kPoolGridCap);
+  return grid_stride_launch(typed_kernel_name(kernel, p).c_str(), count, kPoolBlock, kPoolGridCap);
 }
-inline LaunchGeometry maxpool2d_launch(const Pool2dShape& s) { return pool2d_grid_stride_launch("maxpool2d_f32", s); }
-inline LaunchGeometry avgpool2d_launch(const Pool2dShape& s) { return pool2d_grid_stride_launch("avgpool2d_f32", s); }
+inline LaunchGeometry maxpool2d_launch(const Pool2dShape& s, Precision p = Precision::F32) {
+  return pool2d_grid_stride_launch("maxpool2d", s, p);
+}
+inline LaunchGeometry avgpool2d_launch(const Pool2dShape& s, Precision p = Precision::F32) {
+  return pool2d_grid_stride_launch("avgpool2d", s, p);
+}
 
 // Global average pooling: one warp per (n, c) plane (8 warps, 256 threads per block), a warp-shuffle
 // sum; grid = min(ceil(planes / 8), cap), warps stride over the planes.
-inline LaunchGeometry global_avgpool_launch(int n, int c, int hw) {
+inline LaunchGeometry global_avgpool_launch(int n, int c, int hw, Precision p = Precision::F32) {
   LaunchGeometry g;
-  g.kernel = "global_avgpool_f32";
+  g.kernel = typed_kernel_name("global_avgpool", p);
   g.block.x = 32 * kGlobalAvgPoolWarpsPerBlock;
   const int64_t planes = (n > 0 && c > 0 && hw > 0) ? int64_t(n) * c : 0;
   const int64_t blocks = (planes + kGlobalAvgPoolWarpsPerBlock - 1) / kGlobalAvgPoolWarpsPerBlock;

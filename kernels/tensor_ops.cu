@@ -1,5 +1,6 @@
 // CUDA data movement: concat, transpose, slice, pad, gather. Grid-stride loops over the elements
 // written; N-d index math from kernels/tensor_ops.h (StridedIndexer, PadIndexer), geometry too.
+// Templates over the storage type T; elements are copied unchanged.
 #include <climits>
 #include <cstdint>
 #include <stdexcept>
@@ -14,18 +15,19 @@ namespace {
 constexpr unsigned kNoBadPosition = ~0u;  // the bits of int -1
 
 // x viewed as [outer, chunk] -> y viewed as [outer, y_chunk], columns [col_offset, col_offset + chunk).
+template <typename T>
 __global__ void __launch_bounds__(kTensorOpsBlock)
-    concat_copy_f32(int64_t count, int64_t chunk, int64_t y_chunk, int64_t col_offset, const float* __restrict__ x,
-                    float* __restrict__ y) {
+    concat_copy(int64_t count, int64_t chunk, int64_t y_chunk, int64_t col_offset, const T* __restrict__ x,
+                T* __restrict__ y) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += stride)
     y[concat_dest_offset(e, chunk, y_chunk, col_offset)] = x[e];
 }
 
 // y[i] = x[ix.offset(i)]; x_count bounds every load.
+template <typename T>
 __global__ void __launch_bounds__(kTensorOpsBlock)
-    strided_copy_f32(StridedIndexer ix, int64_t count, const float* __restrict__ x, int64_t x_count,
-                     float* __restrict__ y) {
+    strided_copy(StridedIndexer ix, int64_t count, const T* __restrict__ x, int64_t x_count, T* __restrict__ y) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
     const int64_t src = ix.offset(i);
@@ -33,9 +35,9 @@ __global__ void __launch_bounds__(kTensorOpsBlock)
   }
 }
 
+template <typename T>
 __global__ void __launch_bounds__(kTensorOpsBlock)
-    pad_f32(PadIndexer ix, int64_t count, float value, const float* __restrict__ x, int64_t x_count,
-            float* __restrict__ y) {
+    pad(PadIndexer ix, int64_t count, T value, const T* __restrict__ x, int64_t x_count, T* __restrict__ y) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
     const int64_t src = ix.source(i);
@@ -45,16 +47,17 @@ __global__ void __launch_bounds__(kTensorOpsBlock)
 
 // Lowers *bad to the smallest position whose index is invalid.
 __global__ void __launch_bounds__(kTensorOpsBlock)
-    gather_rows_check_f32(int64_t count, const float* __restrict__ indices, float rows_f, unsigned* bad) {
+    gather_rows_check(int64_t count, const float* __restrict__ indices, float rows_f, unsigned* bad) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
     if (!gather_row_index_ok(indices[i], rows_f)) atomicMin(bad, static_cast<unsigned>(i));  // i < count <= INT_MAX
 }
 
 // Runs after the check kernel on the same stream: writes nothing if any index was bad.
+template <typename T>
 __global__ void __launch_bounds__(kTensorOpsBlock)
-    gather_rows_copy_f32(int64_t rows, int64_t dim, const float* __restrict__ table, int64_t count,
-                         const float* __restrict__ indices, const unsigned* bad, float* __restrict__ y) {
+    gather_rows_copy(int64_t rows, int64_t dim, const T* __restrict__ table, int64_t count,
+                     const float* __restrict__ indices, const unsigned* bad, T* __restrict__ y) {
   if (*bad != kNoBadPosition) return;
   const int64_t total = count * dim;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
@@ -73,9 +76,10 @@ struct GatherAxisChunk {
 
 // x viewed as [outer, axis_len, inner]; y as [outer, num_indices, inner]; this launch writes
 // y[:, first .. first + count, :].
+template <typename T>
 __global__ void __launch_bounds__(kTensorOpsBlock)
-    gather_axis_f32(GatherAxisChunk ch, int64_t outer, int64_t axis_len, int64_t inner, int64_t num_indices,
-                    const float* __restrict__ x, float* __restrict__ y) {
+    gather_axis(GatherAxisChunk ch, int64_t outer, int64_t axis_len, int64_t inner, int64_t num_indices,
+                const T* __restrict__ x, T* __restrict__ y) {
   const int64_t total = outer * ch.count * inner;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
@@ -99,8 +103,9 @@ int64_t product(const std::vector<int64_t>& shape, size_t begin, size_t end) {
 
 }  // namespace
 
-void concat_cuda(const std::vector<std::vector<int64_t>>& shapes, const std::vector<const float*>& inputs, int axis,
-                 float* y, cudaStream_t stream) {
+template <typename T>
+void concat_cuda(const std::vector<std::vector<int64_t>>& shapes, const std::vector<const T*>& inputs, int axis, T* y,
+                 cudaStream_t stream) {
   if (shapes.empty() || shapes.size() != inputs.size())
     throw std::invalid_argument("concat_cuda: need one shape per input and at least one input");
   const std::vector<int64_t>& first = shapes.front();
@@ -122,51 +127,57 @@ void concat_cuda(const std::vector<std::vector<int64_t>>& shapes, const std::vec
   for (size_t i = 0; i < shapes.size(); ++i) {
     const int64_t chunk = shapes[i][ax] * inner;
     const int64_t count = outer * chunk;
-    const LaunchGeometry g = concat_launch(count);
+    const LaunchGeometry g = concat_launch(count, precision_of<T>());
     if (count > 0 && g.grid.x > 0) {
-      concat_copy_f32<<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(count, chunk, y_chunk,
-                                                                                     col_offset, inputs[i], y);
+      concat_copy<T><<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(count, chunk, y_chunk, col_offset,
+                                                                                    inputs[i], y);
       DSTACK_CUDA_CHECK(cudaGetLastError());
     }
     col_offset += chunk;
   }
 }
 
-void transpose_cuda(const std::vector<int64_t>& shape, const std::vector<int>& perm, const float* x, float* y,
+template <typename T>
+void transpose_cuda(const std::vector<int64_t>& shape, const std::vector<int>& perm, const T* x, T* y,
                     cudaStream_t stream) {
   const StridedIndexer ix = make_transpose_indexer(shape, perm);
   const int64_t count = product(shape, 0, shape.size());
-  const LaunchGeometry g = transpose_launch(count);
+  const LaunchGeometry g = transpose_launch(count, precision_of<T>());
   if (count == 0 || g.grid.x == 0) return;
-  strided_copy_f32<<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(ix, count, x, count, y);
+  strided_copy<T><<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(ix, count, x, count, y);
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
 
+template <typename T>
 void slice_cuda(const std::vector<int64_t>& shape, const std::vector<int64_t>& starts, const std::vector<int64_t>& ends,
-                const std::vector<int64_t>& steps, const float* x, float* y, cudaStream_t stream) {
+                const std::vector<int64_t>& steps, const T* x, T* y, cudaStream_t stream) {
   const StridedIndexer ix = make_slice_indexer(shape, starts, ends, steps);
   const std::vector<int64_t> out = slice_out_shape(starts, ends, steps);
   const int64_t count = product(out, 0, out.size());
   const int64_t x_count = product(shape, 0, shape.size());
-  const LaunchGeometry g = slice_launch(count);
+  const LaunchGeometry g = slice_launch(count, precision_of<T>());
   if (count == 0 || g.grid.x == 0) return;
-  strided_copy_f32<<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(ix, count, x, x_count, y);
+  strided_copy<T><<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(ix, count, x, x_count, y);
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
 
+template <typename T>
 void pad_cuda(const std::vector<int64_t>& shape, const std::vector<int64_t>& pads_begin,
-              const std::vector<int64_t>& pads_end, float value, const float* x, float* y, cudaStream_t stream) {
+              const std::vector<int64_t>& pads_end, float value, const T* x, T* y, cudaStream_t stream) {
   const PadIndexer ix = make_pad_indexer(shape, pads_begin, pads_end);
   int64_t count = 1;
   for (int d = 0; d < ix.rank; ++d) count *= ix.out_dims[d];
   const int64_t x_count = product(shape, 0, shape.size());
-  const LaunchGeometry g = pad_launch(count);
+  const LaunchGeometry g = pad_launch(count, precision_of<T>());
   if (count == 0 || g.grid.x == 0) return;
-  pad_f32<<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(ix, count, value, x, x_count, y);
+  // The fill value rounds to T on the host, bit-exactly as __float2half_rn / __float2bfloat16_rn would.
+  pad<T><<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(ix, count, host_from_f32<T>(value), x, x_count,
+                                                                        y);
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
 
-void gather_rows_cuda(int64_t rows, int64_t dim, const float* table, int64_t count, const float* indices, float* y,
+template <typename T>
+void gather_rows_cuda(int64_t rows, int64_t dim, const T* table, int64_t count, const float* indices, T* y,
                       int* d_bad_position, cudaStream_t stream) {
   if (rows < 0 || dim < 0 || count < 0) throw std::invalid_argument("gather_rows_cuda: negative size");
   if (count > INT_MAX) throw std::invalid_argument("gather_rows_cuda: more than INT_MAX ids");
@@ -175,18 +186,19 @@ void gather_rows_cuda(int64_t rows, int64_t dim, const float* table, int64_t cou
   // The device only ever accesses the flag as unsigned: -1 is then the largest value, "none".
   auto* bad = reinterpret_cast<unsigned*>(d_bad_position);
   const LaunchGeometry gc = gather_rows_check_launch(count);
-  gather_rows_check_f32<<<to_dim3(gc.grid), to_dim3(gc.block), gc.shared_bytes, stream>>>(
+  gather_rows_check<<<to_dim3(gc.grid), to_dim3(gc.block), gc.shared_bytes, stream>>>(
       count, indices, static_cast<float>(rows), bad);
   DSTACK_CUDA_CHECK(cudaGetLastError());
-  const LaunchGeometry g = gather_rows_copy_launch(count, dim);
+  const LaunchGeometry g = gather_rows_copy_launch(count, dim, precision_of<T>());
   if (dim == 0 || g.grid.x == 0) return;
-  gather_rows_copy_f32<<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(rows, dim, table, count,
-                                                                                      indices, bad, y);
+  gather_rows_copy<T><<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(rows, dim, table, count, indices,
+                                                                                     bad, y);
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
 
-void gather_axis_cuda(const std::vector<int64_t>& shape, int axis, const std::vector<int64_t>& indices, const float* x,
-                      float* y, cudaStream_t stream) {
+template <typename T>
+void gather_axis_cuda(const std::vector<int64_t>& shape, int axis, const std::vector<int64_t>& indices, const T* x,
+                      T* y, cudaStream_t stream) {
   if (axis < 0 || size_t(axis) >= shape.size())
     throw std::invalid_argument("gather_axis_cuda: axis " + std::to_string(axis) + " outside [0, rank)");
   for (int64_t d : shape)
@@ -205,12 +217,26 @@ void gather_axis_cuda(const std::vector<int64_t>& shape, int axis, const std::ve
     ch.first = first;
     ch.count = std::min<int64_t>(kGatherAxisChunk, num_indices - first);
     for (int64_t k = 0; k < ch.count; ++k) ch.idx[k] = indices[size_t(first + k)];
-    const LaunchGeometry g = gather_axis_launch(outer, ch.count, inner);
+    const LaunchGeometry g = gather_axis_launch(outer, ch.count, inner, precision_of<T>());
     if (g.grid.x == 0) continue;
-    gather_axis_f32<<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(ch, outer, axis_len, inner,
-                                                                                  num_indices, x, y);
+    gather_axis<T><<<to_dim3(g.grid), to_dim3(g.block), g.shared_bytes, stream>>>(ch, outer, axis_len, inner,
+                                                                                 num_indices, x, y);
     DSTACK_CUDA_CHECK(cudaGetLastError());
   }
 }
+
+#define DSTACK_INSTANTIATE_TENSOR_OPS(T)                                                                          \
+  template void concat_cuda<T>(const std::vector<std::vector<int64_t>>&, const std::vector<const T*>&, int, T*,    \
+                               cudaStream_t);                                                                     \
+  template void transpose_cuda<T>(const std::vector<int64_t>&, const std::vector<int>&, const T*, T*, cudaStream_t); \
+  template void slice_cuda<T>(const std::vector<int64_t>&, const std::vector<int64_t>&, const std::vector<int64_t>&, \
+                              const std::vector<int64_t>&, const T*, T*, cudaStream_t);                           \
+  template void pad_cuda<T>(const std::vector<int64_t>&, const std::vector<int64_t>&, const std::vector<int64_t>&,  \
+                            float, const T*, T*, cudaStream_t);                                                   \
+  template void gather_rows_cuda<T>(int64_t, int64_t, const T*, int64_t, const float*, T*, int*, cudaStream_t);    \
+  template void gather_axis_cuda<T>(const std::vector<int64_t>&, int, const std::vector<int64_t>&, const T*, T*,   \
+                                    cudaStream_t);
+DSTACK_INSTANTIATE_FOR_STORAGE_TYPES(DSTACK_INSTANTIATE_TENSOR_OPS)
+#undef DSTACK_INSTANTIATE_TENSOR_OPS
 
 }  // namespace dstack::kernels

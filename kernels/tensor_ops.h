@@ -9,6 +9,7 @@
 
 #include "kernels/host_device.h"
 #include "kernels/launch.h"
+#include "kernels/precision.h"
 
 namespace dstack::kernels {
 
@@ -46,32 +47,38 @@ inline constexpr int kTensorOpsMaxRank = 8;          // N-d shapes travel in fix
 inline constexpr int kGatherAxisChunk = 128;         // indices per gather_axis launch (kernel parameter)
 
 // Block of 256 threads, grid = min(ceil(count / 256), cap). grid.x == 0 (count <= 0): no launch.
-inline LaunchGeometry tensor_ops_grid_stride_launch(const char* kernel, int64_t count) {
-  return grid_stride_launch(kernel, count, kTensorOpsBlock, kTensorOpsGridCap);
+// `kernel` is the exact name the geometry reports (see typed_kernel_name for templates).
+inline LaunchGeometry tensor_ops_grid_stride_launch(const std::string& kernel, int64_t count) {
+  return grid_stride_launch(kernel.c_str(), count, kTensorOpsBlock, kTensorOpsGridCap);
 }
 
+// Every kernel but gather_rows_check is a template over the storage type of precision p (data
+// movement: elements are copied unchanged; pad rounds its fill value once).
 // Concat: one launch per input, copying its `count` elements into its columns of y.
-inline LaunchGeometry concat_launch(int64_t input_count) {
-  return tensor_ops_grid_stride_launch("concat_copy_f32", input_count);
+inline LaunchGeometry concat_launch(int64_t input_count, Precision p = Precision::F32) {
+  return tensor_ops_grid_stride_launch(typed_kernel_name("concat_copy", p), input_count);
 }
 // Transpose / slice / pad: one thread per output element.
-inline LaunchGeometry transpose_launch(int64_t out_count) {
-  return tensor_ops_grid_stride_launch("strided_copy_f32", out_count);
+inline LaunchGeometry transpose_launch(int64_t out_count, Precision p = Precision::F32) {
+  return tensor_ops_grid_stride_launch(typed_kernel_name("strided_copy", p), out_count);
 }
-inline LaunchGeometry slice_launch(int64_t out_count) {
-  return tensor_ops_grid_stride_launch("strided_copy_f32", out_count);
+inline LaunchGeometry slice_launch(int64_t out_count, Precision p = Precision::F32) {
+  return tensor_ops_grid_stride_launch(typed_kernel_name("strided_copy", p), out_count);
 }
-inline LaunchGeometry pad_launch(int64_t out_count) { return tensor_ops_grid_stride_launch("pad_f32", out_count); }
-// gather_rows: a check kernel over the indices, then a copy kernel over the count * dim outputs.
+inline LaunchGeometry pad_launch(int64_t out_count, Precision p = Precision::F32) {
+  return tensor_ops_grid_stride_launch(typed_kernel_name("pad", p), out_count);
+}
+// gather_rows: a check kernel over the indices (float ids at every precision: fp16 cannot hold ids
+// past 2048, so the check kernel is not a template), then a copy kernel over the count * dim outputs.
 inline LaunchGeometry gather_rows_check_launch(int64_t count) {
-  return tensor_ops_grid_stride_launch("gather_rows_check_f32", count);
+  return tensor_ops_grid_stride_launch("gather_rows_check", count);
 }
-inline LaunchGeometry gather_rows_copy_launch(int64_t count, int64_t dim) {
-  return tensor_ops_grid_stride_launch("gather_rows_copy_f32", count * dim);
+inline LaunchGeometry gather_rows_copy_launch(int64_t count, int64_t dim, Precision p = Precision::F32) {
+  return tensor_ops_grid_stride_launch(typed_kernel_name("gather_rows_copy", p), count * dim);
 }
 // gather_axis: one launch per chunk of up to kGatherAxisChunk indices; `chunk` indices in this one.
-inline LaunchGeometry gather_axis_launch(int64_t outer, int64_t chunk, int64_t inner) {
-  return tensor_ops_grid_stride_launch("gather_axis_f32", outer * chunk * inner);
+inline LaunchGeometry gather_axis_launch(int64_t outer, int64_t chunk, int64_t inner, Precision p = Precision::F32) {
+  return tensor_ops_grid_stride_launch(typed_kernel_name("gather_axis", p), outer * chunk * inner);
 }
 
 // Output flat index -> input element offset: base + sum_d index[d] * strides[d], index over dims

@@ -79,11 +79,14 @@ std::string describe(const Node& n, const std::vector<Shape>& in) {
 
 }  // namespace
 
-Plan lower(const Graph& g, int64_t batch) {
+Plan lower(const Graph& g, int64_t batch, kernels::Precision precision) {
   if (batch < 1) throw GraphError(fmt::format("batch must be >= 1, got {}", batch));
   Plan plan;
   plan.model = g.name();
   plan.batch = batch;
+  plan.precision = precision;
+  const int64_t eb = kernels::element_bytes(precision);
+  constexpr int64_t kIdBytes = 4;  // embedding ids stay fp32 at every precision
   // For each value: the launch that produced its data (-1: a graph input or a constant).
   std::vector<int> producer(g.values().size(), -1);
   for (size_t i = 0; i < g.nodes().size(); ++i) {
@@ -101,17 +104,18 @@ Plan lower(const Graph& g, int64_t batch) {
       producer[static_cast<size_t>(n.output)] = producer[static_cast<size_t>(n.inputs[0])];
       continue;
     }
-    for (const Shape& s : in) bytes_in += 4 * num_elements(s);
-    if (n.op == OpKind::Embedding) bytes_in = 4 * (num_elements(in[1]) + num_elements(out));  // rows gathered, not the table
+    for (const Shape& s : in) bytes_in += eb * num_elements(s);
+    // Embedding reads its ids and the rows gathered, not the whole table.
+    if (n.op == OpKind::Embedding) bytes_in = kIdBytes * num_elements(in[1]) + eb * num_elements(out);
     KernelLaunch k;
     k.node = static_cast<int>(i);
     k.name = n.name;
     k.op = n.op;
     k.detail = describe(n, in);
     k.flops = flop_count(n, in, out);
-    k.launches = cuda_launches(n, in, out);
+    k.launches = cuda_launches(n, in, out, precision);
     k.bytes_read = bytes_in;
-    k.bytes_written = 4 * num_elements(out);
+    k.bytes_written = eb * num_elements(out);
     k.input_shapes = std::move(in);
     k.output_shape = std::move(out);
     std::sort(deps.begin(), deps.end());
@@ -135,75 +139,77 @@ int64_t product(const Shape& s, size_t from, size_t to) {
 
 }  // namespace
 
-std::vector<kernels::LaunchGeometry> cuda_launches(const Node& n, const std::vector<Shape>& in, const Shape& out) {
+std::vector<kernels::LaunchGeometry> cuda_launches(const Node& n, const std::vector<Shape>& in, const Shape& out,
+                                                   kernels::Precision p) {
   using namespace kernels;
   const Attrs& a = n.attrs;
   const int64_t out_count = num_elements(out);
   std::vector<LaunchGeometry> l;
   switch (n.op) {
-    case OpKind::Conv2d: l.push_back(conv2d_launch(conv2d_geometry(n, in[0], in[1]))); break;
+    case OpKind::Conv2d: l.push_back(conv2d_launch(conv2d_geometry(n, in[0], in[1]), p)); break;
     case OpKind::Linear: {
       const int k = static_cast<int>(in[1][1]);
-      l.push_back(gemm_launch(static_cast<int>(num_elements(in[0]) / k), static_cast<int>(in[1][0]), k));
+      l.push_back(gemm_launch(static_cast<int>(num_elements(in[0]) / k), static_cast<int>(in[1][0]), k, p));
       break;
     }
     case OpKind::MatMul: {
       // As the GPU executor dispatches: one batched launch when the operands step uniformly.
-      const MatMulPlan p = matmul_plan(in[0], in[1], out);
-      if (p.uniform)
-        l.push_back(batched_matmul_launch(static_cast<int>(p.offset_a.size()), p.m, p.n, p.k));
+      const MatMulPlan mp = matmul_plan(in[0], in[1], out);
+      if (mp.uniform)
+        l.push_back(batched_matmul_launch(static_cast<int>(mp.offset_a.size()), mp.m, mp.n, mp.k, p));
       else
-        l.assign(p.offset_a.size(), batched_matmul_launch(1, p.m, p.n, p.k));
+        l.assign(mp.offset_a.size(), batched_matmul_launch(1, mp.m, mp.n, mp.k, p));
       break;
     }
     case OpKind::ChannelAffine:
       l.push_back(channel_affine_launch(static_cast<int>(in[0][0]), static_cast<int>(in[0][1]),
-                                        num_elements(in[0]) / (in[0][0] * in[0][1])));
+                                        num_elements(in[0]) / (in[0][0] * in[0][1]), p));
       break;
-    case OpKind::Unary: l.push_back(unary_launch(out_count)); break;
-    case OpKind::Binary: l.push_back(binary_launch(in[0], in[1], out)); break;
-    case OpKind::MaxPool: l.push_back(maxpool2d_launch(pool2d_geometry(n, in[0]))); break;
-    case OpKind::AvgPool: l.push_back(avgpool2d_launch(pool2d_geometry(n, in[0]))); break;
+    case OpKind::Unary: l.push_back(unary_launch(out_count, p)); break;
+    case OpKind::Binary: l.push_back(binary_launch(in[0], in[1], out, p)); break;
+    case OpKind::MaxPool: l.push_back(maxpool2d_launch(pool2d_geometry(n, in[0]), p)); break;
+    case OpKind::AvgPool: l.push_back(avgpool2d_launch(pool2d_geometry(n, in[0]), p)); break;
     case OpKind::GlobalAvgPool:
       l.push_back(global_avgpool_launch(static_cast<int>(in[0][0]), static_cast<int>(in[0][1]),
-                                        static_cast<int>(in[0][2] * in[0][3])));
+                                        static_cast<int>(in[0][2] * in[0][3]), p));
       break;
     case OpKind::Concat: {
       const auto ax = static_cast<size_t>(a.axis);
-      for (const Shape& s : in) l.push_back(concat_launch(product(s, 0, ax) * s[ax] * product(s, ax + 1, s.size())));
+      for (const Shape& s : in)
+        l.push_back(concat_launch(product(s, 0, ax) * s[ax] * product(s, ax + 1, s.size()), p));
       break;
     }
     case OpKind::Reshape: break;  // no kernel: the data is aliased (copied on the GPU executor)
-    case OpKind::Transpose: l.push_back(transpose_launch(out_count)); break;
-    case OpKind::Slice: l.push_back(slice_launch(out_count)); break;
-    case OpKind::Pad: l.push_back(pad_launch(out_count)); break;
+    case OpKind::Transpose: l.push_back(transpose_launch(out_count, p)); break;
+    case OpKind::Slice: l.push_back(slice_launch(out_count, p)); break;
+    case OpKind::Pad: l.push_back(pad_launch(out_count, p)); break;
     case OpKind::Gather: {
       const auto ax = static_cast<size_t>(a.axis);
       const int64_t outer = product(in[0], 0, ax), inner = product(in[0], ax + 1, in[0].size());
       const auto total = static_cast<int64_t>(a.indices.size());
       for (int64_t first = 0; first < total; first += kGatherAxisChunk)
-        l.push_back(gather_axis_launch(outer, std::min<int64_t>(kGatherAxisChunk, total - first), inner));
+        l.push_back(gather_axis_launch(outer, std::min<int64_t>(kGatherAxisChunk, total - first), inner, p));
       break;
     }
     case OpKind::Embedding: {
       const int64_t count = num_elements(in[1]);
       l.push_back(gather_rows_check_launch(count));
-      l.push_back(gather_rows_copy_launch(count, in[0][1]));
+      l.push_back(gather_rows_copy_launch(count, in[0][1], p));
       break;
     }
     case OpKind::Softmax: {
       const RowView v = last_axis_rows(out);
-      l.push_back(softmax_launch(v.rows, v.cols));
+      l.push_back(softmax_launch(v.rows, v.cols, p));
       break;
     }
     case OpKind::LayerNorm: {
       const RowView v = last_axis_rows(out);
-      l.push_back(layernorm_launch(v.rows, v.cols));
+      l.push_back(layernorm_launch(v.rows, v.cols, p));
       break;
     }
     case OpKind::ReduceMean: {
       const ReduceView v = reduce_view(n, in[0]);
-      l.push_back(reduce_mean_launch(v.outer, v.reduce, v.inner));
+      l.push_back(reduce_mean_launch(v.outer, v.reduce, v.inner, p));
       break;
     }
   }

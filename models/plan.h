@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/launch.h"
+#include "kernels/precision.h"
 #include "models/graph.h"
 
 namespace dstack::models {
@@ -18,18 +19,20 @@ struct KernelLaunch {
   std::vector<Shape> input_shapes;  // full shapes, constants included
   Shape output_shape;
   int64_t flops = 0;          // multiply-add = 2 flops; see flop_count() for each op's rule
-  int64_t bytes_read = 0;     // float32, each input (weights too) read once
-  int64_t bytes_written = 0;  // float32 output written once
+  int64_t bytes_read = 0;     // at the plan's precision, each input (weights too) read once; embedding ids 4 bytes
+  int64_t bytes_written = 0;  // at the plan's precision, the output written once
   std::vector<int> deps;      // indices of earlier launches whose outputs this one reads
   // The CUDA launches dstack's kernels make for this node (grid, block, shared memory), from the
   // same launch functions the kernels' launchers call; usually one, several for concat (one per
-  // input), embedding (check + copy) and long index lists of gather.
+  // input), embedding (check + copy) and long index lists of gather. At the plan's precision: the
+  // kernel names say the storage type, and fp16 / bf16 GEMM and convolution take tensor-core kernels.
   std::vector<kernels::LaunchGeometry> launches;
 };
 
 struct Plan {
   std::string model;
   int64_t batch = 1;
+  kernels::Precision precision = kernels::Precision::F32;  // storage type of every tensor
   std::vector<KernelLaunch> kernels;
 
   int64_t total_flops() const;
@@ -37,12 +40,15 @@ struct Plan {
 };
 
 // Reshapes (and Flatten) launch no kernel: they alias their input, so a consumer depends on the
-// launch that produced the reshaped data. Throws GraphError for batch < 1.
-Plan lower(const Graph& graph, int64_t batch);
+// launch that produced the reshaped data. Throws GraphError for batch < 1. `precision` is the
+// storage type of every tensor (accumulation stays fp32): it sets the bytes moved and the kernels.
+Plan lower(const Graph& graph, int64_t batch, kernels::Precision precision = kernels::Precision::F32);
 
-// The CUDA launches of one node at the given full input/output shapes (empty for zero-size work).
+// The CUDA launches of one node at the given full input/output shapes and precision (empty for
+// zero-size work).
 std::vector<kernels::LaunchGeometry> cuda_launches(const Node& node, const std::vector<Shape>& inputs,
-                                                   const Shape& output);
+                                                   const Shape& output,
+                                                   kernels::Precision precision = kernels::Precision::F32);
 
 // FLOPs of one node at the given full input/output shapes.
 int64_t flop_count(const Node& node, const std::vector<Shape>& inputs, const Shape& output);

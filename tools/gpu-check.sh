@@ -45,6 +45,11 @@ skip() { step_names+=("$1"); step_status+=("skipped: $2"); step_secs+=(0); }
 
 deps_args=()
 [ -d "$root/.gpu-deps" ] && deps_args=(-DDSTACK_DEPS_PREFIX="$root/.gpu-deps")
+# The ONNX tests export torchvision models with a Python that has torch, torchvision and onnx.
+py=$(command -v python3 || true)
+if [ -n "$py" ] && "$py" -c 'import torch, torchvision, onnx' >/dev/null 2>&1; then
+  deps_args+=(-DDSTACK_TORCH_PYTHON="$py")
+fi
 step configure required cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDSTACK_ENABLE_CUDA=ON -DDSTACK_WERROR="$werror" "${deps_args[@]}"
 step build required cmake --build "$build" -j "$jobs"
 if [ "$failed" = 0 ]; then
@@ -73,9 +78,18 @@ if [ "$failed" = 0 ]; then
     skip memcheck "compute-sanitizer not on PATH"; skip racecheck "compute-sanitizer not on PATH"
   fi
   if ls "$build"/bench/bench_* >/dev/null 2>&1; then
+    # Kernel benchmarks (ours vs cuDNN/cuBLAS), partition re-size costs, and whole models including
+    # the short profile sweep (latency by batch and partition size): JSON under $out.
     step bench required tools/run-bench.sh "$build" "$out"
   else
     skip bench "benchmarks not built (Google Benchmark missing: run tools/pack-gpu-deps.sh here first)"
+  fi
+  # PyTorch eager on the same models, where this machine's Python has torch and torchvision.
+  torch_py=${DSTACK_TORCH_PYTHON:-python3}
+  if "$torch_py" -c 'import torch, torchvision' >/dev/null 2>&1; then
+    step torch optional "$torch_py" tools/torch_baseline.py --out "$out/torch_baseline.json"
+  else
+    skip torch "no torch/torchvision in $torch_py (set DSTACK_TORCH_PYTHON)"
   fi
 fi
 
@@ -95,6 +109,10 @@ skipped=${skipped:-0}
   echo "  }"
   echo "}"
 } >"$out/summary.json"
+# The performance tables (from the JSON, not the logs), then the step table last.
+if command -v python3 >/dev/null 2>&1; then
+  python3 tools/gpu_check_summary.py "$out" | tee "$out/performance.txt"
+fi
 {
   echo
   echo "gpu-check on $gpu_name (driver $driver), commit $commit, $(date -u +%Y-%m-%dT%H:%M:%SZ)"

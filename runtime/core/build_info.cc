@@ -4,6 +4,7 @@
 
 #include "dstack_build_config.h"
 #include "dstack_git_revision.h"
+#include "dstack_vendor_config.h"
 
 namespace dstack {
 namespace {
@@ -17,6 +18,13 @@ std::vector<int> parse_architectures(const std::string& list) {
     if (!item.empty() && item[0] >= '0' && item[0] <= '9') archs.push_back(std::stoi(item));
   }
   return archs;
+}
+
+std::string vendor_versions_text(const std::string& cudnn, const std::string& cublas) {
+  std::string text = "cuDNN ";
+  text.append(cudnn.empty() ? "(version unknown)" : cudnn).append(" + cuBLAS ");
+  text.append(cublas.empty() ? "(version unknown)" : cublas);
+  return text;
 }
 
 }  // namespace
@@ -35,6 +43,11 @@ const BuildInfo& build_info() {
 #endif
       .cuda_toolkit_version = DSTACK_CUDA_TOOLKIT_VERSION,
       .cuda_architectures = parse_architectures(DSTACK_CUDA_ARCHITECTURES),
+      .vendor_compiled = DSTACK_VENDOR_BUILT != 0,
+      .vendor_versions = DSTACK_VENDOR_BUILT
+                             ? vendor_versions_text(DSTACK_VENDOR_CUDNN_VERSION, DSTACK_VENDOR_CUBLAS_VERSION)
+                             : std::string(),
+      .vendor_missing = DSTACK_VENDOR_MISSING,
   };
   return info;
 }

@@ -114,8 +114,8 @@ TEST(PlanLaunches, EveryKernelOfTheZooHasItsCudaLaunches) {
 
 TEST(PlanLaunches, ConvolutionsPickTheirAlgorithm) {
   Plan mobile = lower(shape_only("mobilenet_v2").graph, 1);
-  EXPECT_EQ(by_name(mobile, "features.2.conv.1").launches.at(0).kernel, "conv2d_depthwise_f32");
-  EXPECT_EQ(by_name(mobile, "features.2.conv.0").launches.at(0).kernel, "conv2d_implicit_gemm_f32");
+  EXPECT_EQ(by_name(mobile, "features.2.conv.1").launches.at(0).kernel, "conv2d_depthwise<float>");
+  EXPECT_EQ(by_name(mobile, "features.2.conv.0").launches.at(0).kernel, "conv2d_implicit_gemm<float>");
   Plan resnext = lower(shape_only("resnext50_32x4d").graph, 1);
   EXPECT_EQ(by_name(resnext, "layer1.0.conv2").launches.at(0).grid.z, 32u) << "one grid layer per group";
 }
@@ -131,6 +131,78 @@ TEST(PlanLaunches, MultiLaunchOpsListEveryLaunch) {
     EXPECT_EQ(k.launches.size(), k.input_shapes.size()) << k.name;
   }
   EXPECT_EQ(concats, 15);  // Mixed_5b .. Mixed_7c, plus the inner concats of Mixed_7b/7c
+}
+
+}  // namespace
+}  // namespace dstack::models
+
+namespace dstack::models {
+namespace {
+
+using kernels::Precision;
+
+TEST(PlanPrecision, DefaultsToFp32AndRecordsTheChoice) {
+  EXPECT_EQ(lower(branchy(), 1).precision, Precision::F32);
+  EXPECT_EQ(lower(branchy(), 1, Precision::F16).precision, Precision::F16);
+  EXPECT_EQ(lower(branchy(), 1, Precision::BF16).precision, Precision::BF16);
+}
+
+TEST(PlanPrecision, SixteenBitStorageHalvesTheBytesNotTheFlops) {
+  for (Precision prec : {Precision::F16, Precision::BF16}) {
+    Plan p = lower(branchy(), 2, prec);
+    const KernelLaunch& a = p.kernels[0];
+    EXPECT_EQ(a.bytes_read, 2 * (2 * 3 * 8 * 8 + 108 + 4));
+    EXPECT_EQ(a.bytes_written, 2 * (2 * 4 * 8 * 8));
+    Plan f32 = lower(branchy(), 2);
+    EXPECT_EQ(p.total_flops(), f32.total_flops());
+    EXPECT_EQ(2 * p.total_bytes(), f32.total_bytes());
+  }
+}
+
+TEST(PlanPrecision, EmbeddingIdsStayFourBytes) {
+  const Graph g = shape_only("bert_base").graph;
+  const Plan plan32 = lower(g, 2), plan16 = lower(g, 2, Precision::F16);
+  const KernelLaunch& f32 = by_name(plan32, "embeddings.word_embeddings");
+  const KernelLaunch& f16 = by_name(plan16, "embeddings.word_embeddings");
+  const int64_t ids = num_elements(f32.input_shapes.at(1)), out = num_elements(f32.output_shape);
+  EXPECT_EQ(f32.bytes_read, 4 * ids + 4 * out);
+  EXPECT_EQ(f16.bytes_read, 4 * ids + 2 * out);
+  EXPECT_EQ(f16.bytes_written, 2 * out);
+  EXPECT_EQ(f16.launches.at(0).kernel, "gather_rows_check");  // reads the fp32 ids: not a template
+  EXPECT_EQ(f16.launches.at(1).kernel, "gather_rows_copy<__half>");
+}
+
+TEST(PlanPrecision, SixteenBitGemmAndConvTakeTensorCoreKernels) {
+  const Graph mobile = shape_only("mobilenet_v2").graph;
+  Plan h = lower(mobile, 1, Precision::F16);
+  EXPECT_EQ(by_name(h, "features.2.conv.0").launches.at(0).kernel, "conv2d_implicit_gemm_tc<__half>");
+  EXPECT_EQ(by_name(h, "features.2.conv.1").launches.at(0).kernel, "conv2d_depthwise<__half>");
+  Plan b = lower(mobile, 1, Precision::BF16);
+  EXPECT_EQ(by_name(b, "features.2.conv.0").launches.at(0).kernel, "conv2d_implicit_gemm_tc<__nv_bfloat16>");
+  EXPECT_EQ(by_name(b, "features.2.conv.0").launches.at(0).block.count(), 128u);
+  bool saw_gemm = false;
+  for (const auto& k : b.kernels)
+    if (k.op == OpKind::Linear) {
+      EXPECT_EQ(k.launches.at(0).kernel, "gemm_tc<__nv_bfloat16>") << k.name;
+      saw_gemm = true;
+    }
+  EXPECT_TRUE(saw_gemm);
+  // Every launch of every node names the storage type (or is the one non-template kernel).
+  Plan bert = lower(shape_only("bert_base").graph, 1, Precision::BF16);
+  for (const auto& k : bert.kernels)
+    for (const auto& g : k.launches) {
+      if (g.kernel == "gather_rows_check") continue;
+      EXPECT_NE(g.kernel.find("<__nv_bfloat16>"), std::string::npos) << k.name << ": " << g.kernel;
+    }
+}
+
+TEST(PlanPrecision, CudaLaunchesTakesThePrecision) {
+  const Graph g = branchy();
+  const Node& conv = g.nodes()[0];
+  const std::vector<Shape> in = {{1, 3, 8, 8}, {4, 3, 3, 3}, {4}};
+  const Shape out = {1, 4, 8, 8};
+  EXPECT_EQ(cuda_launches(conv, in, out).at(0).kernel, "conv2d_implicit_gemm<float>");
+  EXPECT_EQ(cuda_launches(conv, in, out, Precision::F16).at(0).kernel, "conv2d_implicit_gemm_tc<__half>");
 }
 
 }  // namespace

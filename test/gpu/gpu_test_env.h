@@ -19,3 +19,20 @@ const GpuReport& gpu_report();
     if (const std::string& why = ::dstack::test::no_gpu_reason(); !why.empty())         \
       GTEST_SKIP() << "no GPU: " << why;                                                \
   } while (0)
+
+namespace dstack::test {
+
+// Base of the tests that need green contexts on device 0: skips with the reason otherwise.
+class GreenContextFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DSTACK_REQUIRE_GPU();
+    dev_ = gpu_report().devices.at(0);
+    if (!dev_.green_contexts) GTEST_SKIP() << "no green contexts: " << dev_.green_context_error;
+  }
+  // More than a full wave of blocks, so every SM a stream may use gets work.
+  int probe_blocks() const { return 2 * dev_.max_blocks_per_sm * dev_.sm_count; }
+  GpuDevice dev_;
+};
+
+}  // namespace dstack::test

@@ -14,23 +14,13 @@
 namespace dstack::cuda {
 namespace {
 
-// More than a full wave of 32-thread blocks, so every SM the stream may use gets work.
-int probe_blocks(const GpuDevice& d) { return 2 * d.max_blocks_per_sm * d.sm_count; }
 constexpr int kSpinUs = 20;
 
-class GreenContextTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    DSTACK_REQUIRE_GPU();
-    dev_ = test::gpu_report().devices.at(0);
-    if (!dev_.green_contexts) GTEST_SKIP() << "no green contexts: " << dev_.green_context_error;
-  }
-  GpuDevice dev_;
-};
+using GreenContextTest = test::GreenContextFixture;
 
 TEST_F(GreenContextTest, OrdinaryStreamUsesEverySm) {
   Stream s;
-  auto ids = distinct_sm_ids(record_sm_ids(s.get(), probe_blocks(dev_), kSpinUs));
+  auto ids = distinct_sm_ids(record_sm_ids(s.get(), probe_blocks(), kSpinUs));
   EXPECT_EQ(static_cast<int>(ids.size()), dev_.sm_count);
 }
 
@@ -41,7 +31,7 @@ TEST_F(GreenContextTest, EachPartitionSizeRunsOnExactlyThatManySms) {
     auto parts = make_disjoint_partitions(0, {size});
     ASSERT_EQ(parts.size(), 1u);
     EXPECT_EQ(parts[0].sm_count(), size);
-    auto ids = distinct_sm_ids(record_sm_ids(parts[0].stream(), probe_blocks(dev_), kSpinUs));
+    auto ids = distinct_sm_ids(record_sm_ids(parts[0].stream(), probe_blocks(), kSpinUs));
     EXPECT_EQ(static_cast<int>(ids.size()), parts[0].sm_count()) << "partition of " << size << " SMs";
   }
 }
@@ -53,8 +43,8 @@ TEST_F(GreenContextTest, DisjointPartitionsShareNoSm) {
   // One small and one large partition, together using every group.
   auto parts = make_disjoint_partitions(0, {unit, (groups - 1) * unit});
   ASSERT_EQ(parts.size(), 2u);
-  auto a = distinct_sm_ids(record_sm_ids(parts[0].stream(), probe_blocks(dev_), kSpinUs));
-  auto b = distinct_sm_ids(record_sm_ids(parts[1].stream(), probe_blocks(dev_), kSpinUs));
+  auto a = distinct_sm_ids(record_sm_ids(parts[0].stream(), probe_blocks(), kSpinUs));
+  auto b = distinct_sm_ids(record_sm_ids(parts[1].stream(), probe_blocks(), kSpinUs));
   EXPECT_EQ(static_cast<int>(a.size()), parts[0].sm_count());
   EXPECT_EQ(static_cast<int>(b.size()), parts[1].sm_count());
   std::vector<unsigned> both;
@@ -79,7 +69,7 @@ TEST_F(GreenContextTest, PartitionsCanBeMadeAndDestroyedRepeatedly) {
   }
   // The device is still healthy afterwards.
   Stream s;
-  EXPECT_EQ(static_cast<int>(distinct_sm_ids(record_sm_ids(s.get(), probe_blocks(dev_), kSpinUs)).size()),
+  EXPECT_EQ(static_cast<int>(distinct_sm_ids(record_sm_ids(s.get(), probe_blocks(), kSpinUs)).size()),
             dev_.sm_count);
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/elementwise.h"
@@ -21,7 +23,7 @@ using ktest::random_vector;
 TEST(ElementwiseLaunch, GridStrideGeometry) {
   EXPECT_EQ(unary_launch(0).grid.x, 0u);
   const LaunchGeometry one = unary_launch(1);
-  EXPECT_EQ(one.kernel, "unary_f32");
+  EXPECT_EQ(one.kernel, "unary<float>");
   EXPECT_EQ(one.grid.x, 1u);
   EXPECT_EQ(one.block.x, 256u);
   EXPECT_EQ(one.block.count(), 256u);
@@ -31,12 +33,12 @@ TEST(ElementwiseLaunch, GridStrideGeometry) {
   EXPECT_EQ(unary_launch(int64_t(1) << 40).grid.x, kElementwiseGridCap);
   EXPECT_EQ(channel_affine_launch(2, 3, 100).grid.x, 3u);  // 600 elements
   EXPECT_EQ(channel_affine_launch(2, 0, 100).grid.x, 0u);
-  EXPECT_EQ(channel_affine_launch(2, 3, 100).kernel, "channel_affine_f32");
+  EXPECT_EQ(channel_affine_launch(2, 3, 100).kernel, "channel_affine<float>");
 }
 
 TEST(ElementwiseLaunch, BinaryPicksTheKernel) {
-  EXPECT_EQ(binary_launch({2, 3}, {2, 3}, {2, 3}).kernel, "binary_same_shape_f32");
-  EXPECT_EQ(binary_launch({2, 3}, {3}, {2, 3}).kernel, "binary_broadcast_f32");
+  EXPECT_EQ(binary_launch({2, 3}, {2, 3}, {2, 3}).kernel, "binary_same_shape<float>");
+  EXPECT_EQ(binary_launch({2, 3}, {3}, {2, 3}).kernel, "binary_broadcast<float>");
   EXPECT_EQ(binary_launch({2, 1, 4}, {3, 1}, {2, 3, 4}).grid.x, 1u);
   EXPECT_EQ(binary_launch({0, 3}, {0, 3}, {0, 3}).grid.x, 0u);
 }
@@ -72,7 +74,7 @@ TEST(ElementwiseLaunch, UnaryMathMatchesTheReferenceBitForBit) {
   }
 }
 
-// What binary_broadcast_f32 computes, element by element.
+// What binary_broadcast<T> computes, element by element.
 std::vector<float> emulate_binary(BinaryOp op, const std::vector<int64_t>& as, const std::vector<float>& a,
                                   const std::vector<int64_t>& bs, const std::vector<float>& b,
                                   const std::vector<int64_t>& out) {
@@ -160,6 +162,24 @@ TEST(ElementwiseLaunch, ChannelOfMatchesTheReference) {
   EXPECT_EQ(channel_affine_channel(0, 1, 1), 0);
   EXPECT_EQ(channel_affine_channel(6, 5, 1), 1);
   EXPECT_EQ(channel_affine_channel(14, 2, 7), 0);
+}
+
+// Every precision launches the same geometry; the kernel name carries the storage type.
+TEST(ElementwiseLaunch, PrecisionNamesTheStorageType) {
+  const std::pair<Precision, std::string> cases[] = {
+      {Precision::F32, "float"}, {Precision::F16, "__half"}, {Precision::BF16, "__nv_bfloat16"}};
+  for (const auto& [p, type] : cases) {
+    SCOPED_TRACE(precision_name(p));
+    const LaunchGeometry u = unary_launch(1000, p);
+    EXPECT_EQ(u.kernel, "unary<" + type + ">");
+    EXPECT_EQ(u.grid.x, unary_launch(1000).grid.x);
+    EXPECT_EQ(u.block.x, 256u);
+    EXPECT_EQ(binary_launch({2, 3}, {2, 3}, {2, 3}, p).kernel, "binary_same_shape<" + type + ">");
+    EXPECT_EQ(binary_launch({2, 3}, {3}, {2, 3}, p).kernel, "binary_broadcast<" + type + ">");
+    EXPECT_EQ(channel_affine_launch(2, 3, 100, p).kernel, "channel_affine<" + type + ">");
+    EXPECT_EQ(channel_affine_launch(2, 3, 100, p).grid.x, 3u);
+    EXPECT_EQ(unary_launch(0, p).grid.x, 0u);
+  }
 }
 
 }  // namespace

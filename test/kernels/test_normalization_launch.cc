@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/normalization.h"
@@ -38,8 +39,8 @@ TEST(NormalizationLaunch, RowKernelsHaveLegalGeometryForOddShapes) {
   for (int64_t rows : sizes)
     for (int64_t cols : sizes) {
       const LaunchGeometry s = softmax_launch(rows, cols), l = layernorm_launch(rows, cols);
-      EXPECT_EQ(s.kernel, "softmax_rows_f32");
-      EXPECT_EQ(l.kernel, "layernorm_rows_f32");
+      EXPECT_EQ(s.kernel, "softmax_rows<float>");
+      EXPECT_EQ(l.kernel, "layernorm_rows<float>");
       expect_legal_row_geometry(s, rows, cols);
       expect_legal_row_geometry(l, rows, cols);
     }
@@ -75,7 +76,7 @@ TEST(NormalizationLaunch, ReduceMeanGridCoversEveryOutput) {
   for (int64_t outer : sizes)
     for (int64_t inner : sizes) {
       const LaunchGeometry g = reduce_mean_launch(outer, 7, inner);
-      EXPECT_EQ(g.kernel, "reduce_mean_f32");
+      EXPECT_EQ(g.kernel, "reduce_mean<float>");
       EXPECT_EQ(g.block.x, unsigned(kReduceMeanThreads));
       EXPECT_LE(g.block.count(), 1024u);
       const int64_t threads = int64_t(g.grid.x) * g.block.x;
@@ -103,6 +104,23 @@ TEST(NormalizationIndex, ReduceMeanSplitAndOffsetMatchRowMajor) {
   }
   for (int h : hits) EXPECT_EQ(h, 1);  // every input read exactly once
   EXPECT_EQ(reduce_mean_offset(2, 3, 4, reduce, inner), (2 * reduce + 3) * inner + 4);
+}
+
+TEST(NormalizationLaunch, PrecisionNamesTheStorageType) {
+  const std::pair<Precision, std::string> cases[] = {
+      {Precision::F32, "float"}, {Precision::F16, "__half"}, {Precision::BF16, "__nv_bfloat16"}};
+  for (const auto& [p, type] : cases) {
+    SCOPED_TRACE(precision_name(p));
+    const LaunchGeometry s = softmax_launch(33, 257, p), l = layernorm_launch(33, 257, p);
+    EXPECT_EQ(s.kernel, "softmax_rows<" + type + ">");
+    EXPECT_EQ(l.kernel, "layernorm_rows<" + type + ">");
+    expect_legal_row_geometry(s, 33, 257);
+    expect_legal_row_geometry(l, 33, 257);
+    EXPECT_EQ(s.block.x, softmax_launch(33, 257).block.x);
+    EXPECT_EQ(reduce_mean_launch(3, 7, 100, p).kernel, "reduce_mean<" + type + ">");
+    EXPECT_EQ(reduce_mean_launch(3, 7, 100, p).grid.x, reduce_mean_launch(3, 7, 100).grid.x);
+    EXPECT_THROW(softmax_launch(-1, 5, p), std::invalid_argument);
+  }
 }
 
 }  // namespace

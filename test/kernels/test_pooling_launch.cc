@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/pooling.h"
@@ -112,23 +113,39 @@ TEST(PoolingLaunch, WindowsByHand) {
 TEST(PoolingLaunch, Geometry) {
   const Pool2dShape s = shape(2, 3, 7, 9, 3, 3, 2, 2, 1, 1, 1, 1, false, false);  // out 4x5: 120 outputs
   const LaunchGeometry g = maxpool2d_launch(s);
-  EXPECT_EQ(g.kernel, "maxpool2d_f32");
+  EXPECT_EQ(g.kernel, "maxpool2d<float>");
   EXPECT_EQ(g.block.x, 256u);
   EXPECT_EQ(g.grid.x, 1u);
   EXPECT_EQ(g.shared_bytes, 0u);
-  EXPECT_EQ(avgpool2d_launch(s).kernel, "avgpool2d_f32");
+  EXPECT_EQ(avgpool2d_launch(s).kernel, "avgpool2d<float>");
   const Pool2dShape big = shape(64, 64, 112, 112, 3, 3, 2, 2, 1, 1, 1, 1, false, false);  // 56x56 out
   EXPECT_EQ(maxpool2d_launch(big).grid.x, kPoolGridCap);
   const Pool2dShape mid = shape(1, 3, 40, 40, 2, 2, 2, 2, 0, 0, 0, 0, false, false);  // 3 * 400 = 1200 outputs
   EXPECT_EQ(avgpool2d_launch(mid).grid.x, 5u);
 
   const LaunchGeometry gg = global_avgpool_launch(2, 9, 49);  // 18 planes, 8 per block
-  EXPECT_EQ(gg.kernel, "global_avgpool_f32");
+  EXPECT_EQ(gg.kernel, "global_avgpool<float>");
   EXPECT_EQ(gg.block.x, 256u);
   EXPECT_EQ(gg.grid.x, 3u);
   EXPECT_EQ(global_avgpool_launch(1, 8, 49).grid.x, 1u);
   EXPECT_EQ(global_avgpool_launch(0, 8, 49).grid.x, 0u);
   EXPECT_EQ(global_avgpool_launch(1024, 2048, 49).grid.x, kPoolGridCap);
+}
+
+TEST(PoolingLaunch, PrecisionNamesTheStorageType) {
+  const Pool2dShape s = shape(2, 3, 7, 9, 3, 3, 2, 2, 1, 1, 1, 1, false, false);
+  const std::pair<Precision, std::string> cases[] = {
+      {Precision::F32, "float"}, {Precision::F16, "__half"}, {Precision::BF16, "__nv_bfloat16"}};
+  for (const auto& [p, type] : cases) {
+    SCOPED_TRACE(precision_name(p));
+    EXPECT_EQ(maxpool2d_launch(s, p).kernel, "maxpool2d<" + type + ">");
+    EXPECT_EQ(avgpool2d_launch(s, p).kernel, "avgpool2d<" + type + ">");
+    EXPECT_EQ(maxpool2d_launch(s, p).grid.x, maxpool2d_launch(s).grid.x);
+    const LaunchGeometry gg = global_avgpool_launch(2, 9, 49, p);
+    EXPECT_EQ(gg.kernel, "global_avgpool<" + type + ">");
+    EXPECT_EQ(gg.grid.x, 3u);
+    EXPECT_EQ(gg.block.x, 256u);
+  }
 }
 
 }  // namespace

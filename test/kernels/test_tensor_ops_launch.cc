@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/tensor_ops.h"
@@ -21,7 +22,7 @@ using ktest::expect_close;
 using ktest::kExact;
 using ktest::random_vector;
 
-// What strided_copy_f32 computes; every source offset must fall inside x.
+// What strided_copy<T> computes; every source offset must fall inside x.
 std::vector<float> emulate_strided(const StridedIndexer& ix, int64_t count, const std::vector<float>& x) {
   std::vector<float> y(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
@@ -181,21 +182,39 @@ TEST(TensorOpsLaunch, IndexersRejectWhatTheKernelsCannotDo) {
 
 TEST(TensorOpsLaunch, Geometry) {
   const LaunchGeometry t = transpose_launch(2 * 3 * 4 * 5);
-  EXPECT_EQ(t.kernel, "strided_copy_f32");
+  EXPECT_EQ(t.kernel, "strided_copy<float>");
   EXPECT_EQ(t.grid.x, 1u);
   EXPECT_EQ(t.block.x, 256u);
   EXPECT_EQ(t.shared_bytes, 0u);
   EXPECT_EQ(slice_launch(0).grid.x, 0u);
   EXPECT_EQ(slice_launch(513).grid.x, 3u);
   EXPECT_EQ(pad_launch(int64_t(1) << 40).grid.x, kTensorOpsGridCap);
-  EXPECT_EQ(pad_launch(10).kernel, "pad_f32");
-  EXPECT_EQ(concat_launch(256).kernel, "concat_copy_f32");
+  EXPECT_EQ(pad_launch(10).kernel, "pad<float>");
+  EXPECT_EQ(concat_launch(256).kernel, "concat_copy<float>");
   EXPECT_EQ(concat_launch(256).grid.x, 1u);
-  EXPECT_EQ(gather_rows_check_launch(7).kernel, "gather_rows_check_f32");
+  EXPECT_EQ(gather_rows_check_launch(7).kernel, "gather_rows_check");
   EXPECT_EQ(gather_rows_copy_launch(7, 768).grid.x, 21u);  // 5376 elements
-  EXPECT_EQ(gather_rows_copy_launch(7, 768).kernel, "gather_rows_copy_f32");
+  EXPECT_EQ(gather_rows_copy_launch(7, 768).kernel, "gather_rows_copy<float>");
   EXPECT_EQ(gather_axis_launch(2, 3, 50).grid.x, 2u);       // 300 elements
-  EXPECT_EQ(gather_axis_launch(2, 3, 50).kernel, "gather_axis_f32");
+  EXPECT_EQ(gather_axis_launch(2, 3, 50).kernel, "gather_axis<float>");
+}
+
+TEST(TensorOpsLaunch, PrecisionNamesTheStorageType) {
+  const std::pair<Precision, std::string> cases[] = {
+      {Precision::F32, "float"}, {Precision::F16, "__half"}, {Precision::BF16, "__nv_bfloat16"}};
+  for (const auto& [p, type] : cases) {
+    SCOPED_TRACE(precision_name(p));
+    EXPECT_EQ(transpose_launch(120, p).kernel, "strided_copy<" + type + ">");
+    EXPECT_EQ(slice_launch(513, p).kernel, "strided_copy<" + type + ">");
+    EXPECT_EQ(slice_launch(513, p).grid.x, 3u);
+    EXPECT_EQ(pad_launch(10, p).kernel, "pad<" + type + ">");
+    EXPECT_EQ(concat_launch(256, p).kernel, "concat_copy<" + type + ">");
+    EXPECT_EQ(gather_rows_copy_launch(7, 768, p).kernel, "gather_rows_copy<" + type + ">");
+    EXPECT_EQ(gather_rows_copy_launch(7, 768, p).grid.x, 21u);
+    EXPECT_EQ(gather_axis_launch(2, 3, 50, p).kernel, "gather_axis<" + type + ">");
+  }
+  // The id check reads fp32 ids at every precision: a plain (non-template) kernel.
+  EXPECT_EQ(gather_rows_check_launch(7).kernel, "gather_rows_check");
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
-// Elementwise CUDA kernels against the CPU reference on seeded random inputs and odd shapes.
+// Elementwise CUDA kernels against the CPU reference on seeded random inputs and odd shapes, at
+// every storage precision (typed tests). Inputs are rounded to the storage type before the
+// reference sees them; the kernels compute in fp32 and round once on store.
 // Tolerances: exact where the kernel does the same IEEE float ops as the reference (neg, relu,
-// clip, sqrt, reciprocal, add/sub/mul/div, the affine without a transcendental activation);
-// ktest::kMathAtol / kMathRtol where CUDA's libm differs from the host's by a few ulp (erf, exp,
-// pow, gelu, sigmoid, silu, tanh).
+// clip, sqrt, reciprocal, add/sub/mul/div, the affine without a transcendental activation); at
+// fp16 / bf16 the reference is then rounded to the storage type as well and must match bit for bit.
+// Where CUDA's libm differs from the host's by a few ulp (erf, exp, pow, gelu, sigmoid, silu, tanh):
+// ktest::kMathAtol / kMathRtol at fp32, ktest::storage_tolerance at fp16 / bf16 (one rounding of a
+// value a few fp32 ulps off can land one storage ulp away).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,9 +27,10 @@
 namespace dstack::kernels {
 namespace {
 
-using dstack::test::upload;
-using dstack::test::poisoned;
-using dstack::test::download;
+using dstack::test::download_as_float;
+using dstack::test::poisoned_as;
+using dstack::test::rounded;
+using dstack::test::upload_as;
 
 using ktest::element_count;
 using ktest::expect_close;
@@ -34,6 +39,21 @@ using ktest::kMathAtol;
 using ktest::kMathRtol;
 using ktest::random_vector;
 
+// Compares got with ref: bit for bit (after rounding ref to T) where the kernel does the reference's
+// IEEE ops, else within the libm tolerance of T's precision.
+template <typename T>
+void expect_matches(const std::vector<float>& ref, const std::vector<float>& got, bool exact) {
+  if (exact) {
+    expect_close(rounded<T>(ref), got, kExact, kExact);
+  } else {
+    expect_close(ref, got, ktest::storage_tolerance(precision_of<T>(), {kMathAtol, kMathRtol}));
+  }
+}
+
+template <typename T>
+class ElementwiseGpu : public ::testing::Test {};
+TYPED_TEST_SUITE(ElementwiseGpu, dstack::test::StorageTypes, dstack::test::StorageTypeNames);
+
 struct UnaryCase {
   UnaryOp op;
   ActivationParams act;
@@ -41,8 +61,9 @@ struct UnaryCase {
   bool exact;
 };
 
-TEST(ElementwiseGpu, UnaryMatchesReference) {
+TYPED_TEST(ElementwiseGpu, UnaryMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   const std::vector<UnaryCase> cases = {
       {UnaryOp::Neg, {}, -3.f, 3.f, true},
       {UnaryOp::Sqrt, {}, 0.01f, 9.f, true},
@@ -64,33 +85,35 @@ TEST(ElementwiseGpu, UnaryMatchesReference) {
     for (int64_t count : {int64_t(1), int64_t(4099)}) {
       SCOPED_TRACE(std::string(unary_op_name(c.op)) + "/" + std::string(activation_name(c.act.kind)) + " count " +
                    std::to_string(count));
-      const std::vector<float> x = random_vector(count, seed++, c.lo, c.hi);
+      const std::vector<float> x = rounded<T>(random_vector(count, seed++, c.lo, c.hi));
       std::vector<float> ref(x.size());
       unary_ref(c.op, c.act, count, x.data(), ref.data());
-      const cuda::DeviceBuffer dx = upload(x), dy = poisoned(x.size());
-      unary_cuda(c.op, c.act, count, dx.as<float>(), dy.as<float>(), stream.get());
+      const cuda::DeviceBuffer dx = upload_as<T>(x), dy = poisoned_as<T>(x.size());
+      unary_cuda(c.op, c.act, count, dx.as<T>(), dy.as<T>(), stream.get());
       stream.synchronize();
-      expect_close(ref, download(dy, x.size()), c.exact ? kExact : kMathAtol, c.exact ? kExact : kMathRtol);
+      expect_matches<T>(ref, download_as_float<T>(dy, x.size()), c.exact);
     }
   }
 }
 
-TEST(ElementwiseGpu, UnaryGridStrideCoversMoreThanTheGridCap) {
+TYPED_TEST(ElementwiseGpu, UnaryGridStrideCoversMoreThanTheGridCap) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   const int64_t count = int64_t(kElementwiseGridCap) * kElementwiseBlock * 2 + 3;  // ~2M elements, 8 MB
-  ASSERT_EQ(unary_launch(count).grid.x, kElementwiseGridCap);
-  const std::vector<float> x = random_vector(count, 5);
+  ASSERT_EQ(unary_launch(count, precision_of<T>()).grid.x, kElementwiseGridCap);
+  const std::vector<float> x = rounded<T>(random_vector(count, 5));
   std::vector<float> ref(x.size());
   unary_ref(UnaryOp::Neg, {}, count, x.data(), ref.data());
   cuda::Stream stream;
-  const cuda::DeviceBuffer dx = upload(x), dy = poisoned(x.size());
-  unary_cuda(UnaryOp::Neg, {}, count, dx.as<float>(), dy.as<float>(), stream.get());
+  const cuda::DeviceBuffer dx = upload_as<T>(x), dy = poisoned_as<T>(x.size());
+  unary_cuda(UnaryOp::Neg, {}, count, dx.as<T>(), dy.as<T>(), stream.get());
   stream.synchronize();
-  expect_close(ref, download(dy, x.size()), kExact, kExact);
+  expect_matches<T>(ref, download_as_float<T>(dy, x.size()), true);
 }
 
-TEST(ElementwiseGpu, BinaryBroadcastMatchesReference) {
+TYPED_TEST(ElementwiseGpu, BinaryBroadcastMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   struct Case {
     std::vector<int64_t> a, b;
   };
@@ -116,41 +139,42 @@ TEST(ElementwiseGpu, BinaryBroadcastMatchesReference) {
     std::vector<int64_t> out;
     ASSERT_TRUE(broadcast_shape(c.a, c.b, out));
     // Positive operands away from 0 keep div and pow finite.
-    const std::vector<float> a = random_vector(element_count(c.a), seed++, 0.25f, 2.f);
-    const std::vector<float> b = random_vector(element_count(c.b), seed++, 0.25f, 2.f);
-    const cuda::DeviceBuffer da = upload(a), db = upload(b);
+    const std::vector<float> a = rounded<T>(random_vector(element_count(c.a), seed++, 0.25f, 2.f));
+    const std::vector<float> b = rounded<T>(random_vector(element_count(c.b), seed++, 0.25f, 2.f));
+    const cuda::DeviceBuffer da = upload_as<T>(a), db = upload_as<T>(b);
     const size_t n_out = static_cast<size_t>(element_count(out));
     for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow}) {
       SCOPED_TRACE(std::string(binary_op_name(op)) + " case seed " + std::to_string(seed));
       std::vector<float> ref(n_out);
       binary_ref(op, c.a, a.data(), c.b, b.data(), out, ref.data());
-      const cuda::DeviceBuffer dy = poisoned(n_out);
-      binary_cuda(op, c.a, da.as<float>(), c.b, db.as<float>(), out, dy.as<float>(), stream.get());
+      const cuda::DeviceBuffer dy = poisoned_as<T>(n_out);
+      binary_cuda(op, c.a, da.as<T>(), c.b, db.as<T>(), out, dy.as<T>(), stream.get());
       stream.synchronize();
-      const bool exact = op != BinaryOp::Pow;
-      expect_close(ref, download(dy, n_out), exact ? kExact : kMathAtol, exact ? kExact : kMathRtol);
+      expect_matches<T>(ref, download_as_float<T>(dy, n_out), op != BinaryOp::Pow);
     }
   }
 }
 
-TEST(ElementwiseGpu, BinaryRejectsAndSkips) {
+TYPED_TEST(ElementwiseGpu, BinaryRejectsAndSkips) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   cuda::Stream stream;
   const std::vector<int64_t> rank9 = {1, 1, 1, 1, 1, 1, 1, 1, 2};
-  EXPECT_THROW(binary_cuda(BinaryOp::Add, rank9, nullptr, {2}, nullptr, rank9, nullptr, stream.get()),
+  EXPECT_THROW(binary_cuda<T>(BinaryOp::Add, rank9, nullptr, {2}, nullptr, rank9, nullptr, stream.get()),
                std::invalid_argument);
-  EXPECT_THROW(binary_cuda(BinaryOp::Add, {3}, nullptr, {4}, nullptr, {4}, nullptr, stream.get()),
+  EXPECT_THROW(binary_cuda<T>(BinaryOp::Add, {3}, nullptr, {4}, nullptr, {4}, nullptr, stream.get()),
                std::invalid_argument);
   // Zero-size work launches nothing (the null pointers are never touched).
-  EXPECT_NO_THROW(binary_cuda(BinaryOp::Add, {0, 3}, nullptr, {3}, nullptr, {0, 3}, nullptr, stream.get()));
-  EXPECT_NO_THROW(unary_cuda(UnaryOp::Exp, {}, 0, nullptr, nullptr, stream.get()));
-  EXPECT_NO_THROW(channel_affine_cuda(0, 3, 5, nullptr, nullptr, nullptr, {}, nullptr, stream.get()));
+  EXPECT_NO_THROW(binary_cuda<T>(BinaryOp::Add, {0, 3}, nullptr, {3}, nullptr, {0, 3}, nullptr, stream.get()));
+  EXPECT_NO_THROW(unary_cuda<T>(UnaryOp::Exp, {}, 0, nullptr, nullptr, stream.get()));
+  EXPECT_NO_THROW(channel_affine_cuda<T>(0, 3, 5, nullptr, nullptr, nullptr, {}, nullptr, stream.get()));
   stream.synchronize();
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
 
-TEST(ElementwiseGpu, ChannelAffineMatchesReference) {
+TYPED_TEST(ElementwiseGpu, ChannelAffineMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   struct Case {
     int n, c;
     int64_t inner;
@@ -163,21 +187,21 @@ TEST(ElementwiseGpu, ChannelAffineMatchesReference) {
   uint32_t seed = 200;
   for (const Case& s : shapes) {
     const int64_t count = int64_t(s.n) * s.c * s.inner;
-    const std::vector<float> x = random_vector(count, seed++, -2.f, 2.f);
-    const std::vector<float> scale = random_vector(s.c, seed++, -1.5f, 1.5f);
-    const std::vector<float> shift = random_vector(s.c, seed++, -1.f, 1.f);
-    const cuda::DeviceBuffer dx = upload(x), dscale = upload(scale), dshift = upload(shift);
+    const std::vector<float> x = rounded<T>(random_vector(count, seed++, -2.f, 2.f));
+    const std::vector<float> scale = rounded<T>(random_vector(s.c, seed++, -1.5f, 1.5f));
+    const std::vector<float> shift = rounded<T>(random_vector(s.c, seed++, -1.f, 1.f));
+    const cuda::DeviceBuffer dx = upload_as<T>(x), dscale = upload_as<T>(scale), dshift = upload_as<T>(shift);
     for (const ActivationParams& act : acts) {
       SCOPED_TRACE(std::string(activation_name(act.kind)) + " n " + std::to_string(s.n) + " c " +
                    std::to_string(s.c) + " inner " + std::to_string(s.inner));
       std::vector<float> ref(x.size());
       channel_affine_ref(s.n, s.c, s.inner, x.data(), scale.data(), shift.data(), act, ref.data());
-      const cuda::DeviceBuffer dy = poisoned(x.size());
-      channel_affine_cuda(s.n, s.c, s.inner, dx.as<float>(), dscale.as<float>(), dshift.as<float>(), act,
-                          dy.as<float>(), stream.get());
+      const cuda::DeviceBuffer dy = poisoned_as<T>(x.size());
+      channel_affine_cuda(s.n, s.c, s.inner, dx.as<T>(), dscale.as<T>(), dshift.as<T>(), act, dy.as<T>(),
+                          stream.get());
       stream.synchronize();
       const bool exact = act.kind == Activation::None || act.kind == Activation::Relu || act.kind == Activation::Clip;
-      expect_close(ref, download(dy, x.size()), exact ? kExact : kMathAtol, exact ? kExact : kMathRtol);
+      expect_matches<T>(ref, download_as_float<T>(dy, x.size()), exact);
     }
   }
 }

@@ -1,8 +1,12 @@
 // Pooling CUDA kernels against the CPU reference on seeded random inputs and ONNX edge cases
 // (ceil_mode with asymmetric pads, count_include_pad both ways, 1x1, stride > kernel).
-// Tolerances: max pooling exact; average pooling ktest::kMathAtol / kMathRtol (the kernel sums in
-// the reference's order, so it is usually exact too); global average pooling kMathAtol / kMathRtol
-// (a warp-tree sum, a different order).
+// Every case at every storage precision (typed tests): inputs rounded to the storage type before the
+// reference sees them, sums in fp32, one rounding on store.
+// Tolerances: max pooling exact at every precision (the max of stored values is one of them);
+// average pooling ktest::kMathAtol / kMathRtol at fp32 (the kernel sums in the reference's order, so
+// it is usually exact too); global average pooling kMathAtol / kMathRtol at fp32 (a warp-tree sum,
+// a different order); at fp16 / bf16 ktest::storage_tolerance (the means are O(1) averages, one
+// rounding of an fp32 value a few ulps off).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,9 +27,10 @@
 namespace dstack::kernels {
 namespace {
 
-using dstack::test::upload;
-using dstack::test::poisoned;
-using dstack::test::download;
+using dstack::test::download_as_float;
+using dstack::test::poisoned_as;
+using dstack::test::rounded;
+using dstack::test::upload_as;
 
 using ktest::expect_close;
 using ktest::kExact;
@@ -57,46 +62,58 @@ std::vector<Pool2dShape> odd_shapes() {
   return v;
 }
 
-TEST(PoolingGpu, MaxAndAverageMatchReference) {
+template <typename T>
+class PoolingGpu : public ::testing::Test {};
+TYPED_TEST_SUITE(PoolingGpu, dstack::test::StorageTypes, dstack::test::StorageTypeNames);
+
+template <typename T>
+ktest::Tolerance mean_tolerance() {
+  return ktest::storage_tolerance(precision_of<T>(), {kMathAtol, kMathRtol});
+}
+
+TYPED_TEST(PoolingGpu, MaxAndAverageMatchReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   cuda::Stream stream;
   uint32_t seed = 1;
   for (const Pool2dShape& s : odd_shapes()) {
     ASSERT_EQ(pool2d_shape_error(s), nullptr);
     SCOPED_TRACE("shape seed " + std::to_string(seed) + " out " + std::to_string(s.out_h()) + "x" +
                  std::to_string(s.out_w()) + (s.ceil_mode ? " ceil" : "") + (s.count_include_pad ? " incl-pad" : ""));
-    const std::vector<float> x = random_vector(int64_t(s.n) * s.c * s.h * s.w, seed++);
+    const std::vector<float> x = rounded<T>(random_vector(int64_t(s.n) * s.c * s.h * s.w, seed++));
     const size_t out = size_t(s.n) * size_t(s.c) * size_t(s.out_h()) * size_t(s.out_w());
     std::vector<float> ref_max(out), ref_avg(out);
     maxpool2d_ref(s, x.data(), ref_max.data());
     avgpool2d_ref(s, x.data(), ref_avg.data());
-    const cuda::DeviceBuffer dx = upload(x), dmax = poisoned(out), davg = poisoned(out);
-    maxpool2d_cuda(s, dx.as<float>(), dmax.as<float>(), stream.get());
-    avgpool2d_cuda(s, dx.as<float>(), davg.as<float>(), stream.get());
+    const cuda::DeviceBuffer dx = upload_as<T>(x), dmax = poisoned_as<T>(out), davg = poisoned_as<T>(out);
+    maxpool2d_cuda(s, dx.as<T>(), dmax.as<T>(), stream.get());
+    avgpool2d_cuda(s, dx.as<T>(), davg.as<T>(), stream.get());
     stream.synchronize();
-    expect_close(ref_max, download(dmax, out), kExact, kExact);
-    expect_close(ref_avg, download(davg, out), kMathAtol, kMathRtol);
+    expect_close(ref_max, download_as_float<T>(dmax, out), kExact, kExact);
+    expect_close(ref_avg, download_as_float<T>(davg, out), mean_tolerance<T>());
   }
 }
 
-TEST(PoolingGpu, RejectsInvalidShapesAndSkipsEmptyOnes) {
+TYPED_TEST(PoolingGpu, RejectsInvalidShapesAndSkipsEmptyOnes) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   cuda::Stream stream;
   const Pool2dShape pad_too_big = shape(1, 1, 5, 5, 2, 2, 1, 1, 2, 0, 0, 0, false, false);
-  EXPECT_THROW(maxpool2d_cuda(pad_too_big, nullptr, nullptr, stream.get()), std::invalid_argument);
-  EXPECT_THROW(avgpool2d_cuda(pad_too_big, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(maxpool2d_cuda<T>(pad_too_big, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(avgpool2d_cuda<T>(pad_too_big, nullptr, nullptr, stream.get()), std::invalid_argument);
   const Pool2dShape kernel_too_big = shape(1, 1, 3, 3, 5, 5, 1, 1, 0, 0, 0, 0, false, false);
-  EXPECT_THROW(maxpool2d_cuda(kernel_too_big, nullptr, nullptr, stream.get()), std::invalid_argument);
-  EXPECT_THROW(global_avgpool_cuda(1, 2, 0, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(maxpool2d_cuda<T>(kernel_too_big, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(global_avgpool_cuda<T>(1, 2, 0, nullptr, nullptr, stream.get()), std::invalid_argument);
   const Pool2dShape no_batch = shape(0, 3, 5, 5, 2, 2, 1, 1, 0, 0, 0, 0, false, false);
-  EXPECT_NO_THROW(maxpool2d_cuda(no_batch, nullptr, nullptr, stream.get()));
-  EXPECT_NO_THROW(global_avgpool_cuda(0, 3, 49, nullptr, nullptr, stream.get()));
+  EXPECT_NO_THROW(maxpool2d_cuda<T>(no_batch, nullptr, nullptr, stream.get()));
+  EXPECT_NO_THROW(global_avgpool_cuda<T>(0, 3, 49, nullptr, nullptr, stream.get()));
   stream.synchronize();
   DSTACK_CUDA_CHECK(cudaGetLastError());
 }
 
-TEST(PoolingGpu, GlobalAverageMatchesReference) {
+TYPED_TEST(PoolingGpu, GlobalAverageMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   struct Case {
     int n, c, hw;
   };
@@ -107,14 +124,14 @@ TEST(PoolingGpu, GlobalAverageMatchesReference) {
   uint32_t seed = 50;
   for (const Case& c : cases) {
     SCOPED_TRACE("n " + std::to_string(c.n) + " c " + std::to_string(c.c) + " hw " + std::to_string(c.hw));
-    const std::vector<float> x = random_vector(int64_t(c.n) * c.c * c.hw, seed++);
+    const std::vector<float> x = rounded<T>(random_vector(int64_t(c.n) * c.c * c.hw, seed++));
     const size_t planes = size_t(c.n) * size_t(c.c);
     std::vector<float> ref(planes);
     global_avgpool_ref(c.n, c.c, c.hw, x.data(), ref.data());
-    const cuda::DeviceBuffer dx = upload(x), dy = poisoned(planes);
-    global_avgpool_cuda(c.n, c.c, c.hw, dx.as<float>(), dy.as<float>(), stream.get());
+    const cuda::DeviceBuffer dx = upload_as<T>(x), dy = poisoned_as<T>(planes);
+    global_avgpool_cuda(c.n, c.c, c.hw, dx.as<T>(), dy.as<T>(), stream.get());
     stream.synchronize();
-    expect_close(ref, download(dy, planes), kMathAtol, kMathRtol);
+    expect_close(ref, download_as_float<T>(dy, planes), mean_tolerance<T>());
   }
 }
 

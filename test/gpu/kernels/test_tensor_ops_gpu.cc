@@ -1,7 +1,8 @@
 // Data movement CUDA kernels against the CPU reference on seeded random inputs and odd shapes
 // (1-sized dims, 4-D transposes, stepped slices, asymmetric pads, empty inputs, out-of-range and
-// non-integer embedding ids, gathers of more indices than one launch takes). All exact: they only
-// move floats.
+// non-integer embedding ids, gathers of more indices than one launch takes), at every storage
+// precision (typed tests; embedding ids stay fp32). All exact: they only move stored values (inputs
+// are generated in fp32 and rounded to the storage type first).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -25,17 +26,24 @@
 namespace dstack::kernels {
 namespace {
 
+using dstack::test::download_as_float;
+using dstack::test::poisoned_as;
+using dstack::test::rounded;
 using dstack::test::upload;
-using dstack::test::poisoned;
-using dstack::test::download;
+using dstack::test::upload_as;
+
+template <typename T>
+class TensorOpsGpu : public ::testing::Test {};
+TYPED_TEST_SUITE(TensorOpsGpu, dstack::test::StorageTypes, dstack::test::StorageTypeNames);
 
 using ktest::element_count;
 using ktest::expect_close;
 using ktest::kExact;
 using ktest::random_vector;
 
-TEST(TensorOpsGpu, TransposeMatchesReference) {
+TYPED_TEST(TensorOpsGpu, TransposeMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   struct Case {
     std::vector<int64_t> shape;
     std::vector<int> perm;
@@ -50,21 +58,22 @@ TEST(TensorOpsGpu, TransposeMatchesReference) {
   uint32_t seed = 1;
   for (const Case& c : cases) {
     SCOPED_TRACE("case seed " + std::to_string(seed));
-    const std::vector<float> x = random_vector(element_count(c.shape), seed++);
+    const std::vector<float> x = rounded<T>(random_vector(element_count(c.shape), seed++));
     std::vector<float> ref(x.size());
     transpose_ref(c.shape, c.perm, x.data(), ref.data());
-    const cuda::DeviceBuffer dx = upload(x), dy = poisoned(x.size());
-    transpose_cuda(c.shape, c.perm, dx.as<float>(), dy.as<float>(), stream.get());
+    const cuda::DeviceBuffer dx = upload_as<T>(x), dy = poisoned_as<T>(x.size());
+    transpose_cuda(c.shape, c.perm, dx.as<T>(), dy.as<T>(), stream.get());
     stream.synchronize();
-    expect_close(ref, download(dy, x.size()), kExact, kExact);
+    expect_close(ref, download_as_float<T>(dy, x.size()), kExact, kExact);
   }
-  EXPECT_THROW(transpose_cuda(std::vector<int64_t>(9, 1), {0, 1, 2, 3, 4, 5, 6, 7, 8}, nullptr, nullptr, stream.get()),
+  EXPECT_THROW(transpose_cuda<T>(std::vector<int64_t>(9, 1), {0, 1, 2, 3, 4, 5, 6, 7, 8}, nullptr, nullptr, stream.get()),
                std::invalid_argument);
-  EXPECT_THROW(transpose_cuda({2, 3}, {1, 1}, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(transpose_cuda<T>({2, 3}, {1, 1}, nullptr, nullptr, stream.get()), std::invalid_argument);
 }
 
-TEST(TensorOpsGpu, SliceMatchesReference) {
+TYPED_TEST(TensorOpsGpu, SliceMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   struct Case {
     std::vector<int64_t> shape, starts, ends, steps;
   };
@@ -83,22 +92,23 @@ TEST(TensorOpsGpu, SliceMatchesReference) {
   uint32_t seed = 10;
   for (const Case& c : cases) {
     SCOPED_TRACE("case seed " + std::to_string(seed));
-    const std::vector<float> x = random_vector(element_count(c.shape), seed++);
+    const std::vector<float> x = rounded<T>(random_vector(element_count(c.shape), seed++));
     const std::vector<int64_t> out = slice_out_shape(c.starts, c.ends, c.steps);
     const size_t n_out = static_cast<size_t>(element_count(out));
     std::vector<float> ref(n_out);
     slice_ref(c.shape, c.starts, c.ends, c.steps, x.data(), ref.data());
-    const cuda::DeviceBuffer dx = upload(x), dy = poisoned(n_out);
-    slice_cuda(c.shape, c.starts, c.ends, c.steps, dx.as<float>(), dy.as<float>(), stream.get());
+    const cuda::DeviceBuffer dx = upload_as<T>(x), dy = poisoned_as<T>(n_out);
+    slice_cuda(c.shape, c.starts, c.ends, c.steps, dx.as<T>(), dy.as<T>(), stream.get());
     stream.synchronize();
-    expect_close(ref, download(dy, n_out), kExact, kExact);
+    expect_close(ref, download_as_float<T>(dy, n_out), kExact, kExact);
   }
-  EXPECT_THROW(slice_cuda({4}, {0}, {5}, {1}, nullptr, nullptr, stream.get()), std::invalid_argument);
-  EXPECT_THROW(slice_cuda({4}, {0}, {4}, {0}, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(slice_cuda<T>({4}, {0}, {5}, {1}, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(slice_cuda<T>({4}, {0}, {4}, {0}, nullptr, nullptr, stream.get()), std::invalid_argument);
 }
 
-TEST(TensorOpsGpu, PadMatchesReference) {
+TYPED_TEST(TensorOpsGpu, PadMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   struct Case {
     std::vector<int64_t> shape, begin, end;
   };
@@ -113,22 +123,23 @@ TEST(TensorOpsGpu, PadMatchesReference) {
   uint32_t seed = 20;
   for (const Case& c : cases) {
     SCOPED_TRACE("case seed " + std::to_string(seed));
-    const std::vector<float> x = random_vector(element_count(c.shape), seed++);
+    const std::vector<float> x = rounded<T>(random_vector(element_count(c.shape), seed++));
     std::vector<int64_t> out(c.shape.size());
     for (size_t d = 0; d < out.size(); ++d) out[d] = c.begin[d] + c.shape[d] + c.end[d];
     const size_t n_out = static_cast<size_t>(element_count(out));
     std::vector<float> ref(n_out);
     pad_ref(c.shape, c.begin, c.end, -7.5f, x.data(), ref.data());
-    const cuda::DeviceBuffer dx = upload(x), dy = poisoned(n_out);
-    pad_cuda(c.shape, c.begin, c.end, -7.5f, dx.as<float>(), dy.as<float>(), stream.get());
+    const cuda::DeviceBuffer dx = upload_as<T>(x), dy = poisoned_as<T>(n_out);
+    pad_cuda(c.shape, c.begin, c.end, -7.5f, dx.as<T>(), dy.as<T>(), stream.get());
     stream.synchronize();
-    expect_close(ref, download(dy, n_out), kExact, kExact);
+    expect_close(ref, download_as_float<T>(dy, n_out), kExact, kExact);
   }
-  EXPECT_THROW(pad_cuda({4}, {-1}, {0}, 0.f, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(pad_cuda<T>({4}, {-1}, {0}, 0.f, nullptr, nullptr, stream.get()), std::invalid_argument);
 }
 
-TEST(TensorOpsGpu, ConcatMatchesReference) {
+TYPED_TEST(TensorOpsGpu, ConcatMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   cuda::Stream stream;
   const std::vector<int64_t> base = {2, 3, 4, 5};
   uint32_t seed = 30;
@@ -140,49 +151,53 @@ TEST(TensorOpsGpu, ConcatMatchesReference) {
       shapes[1][size_t(axis)] = middle;
       std::vector<std::vector<float>> xs;
       std::vector<cuda::DeviceBuffer> dxs;
-      std::vector<const float*> host_ptrs, dev_ptrs;
+      std::vector<const float*> host_ptrs;
+      std::vector<const T*> dev_ptrs;
       int64_t total = 0;
       for (const auto& s : shapes) {
-        xs.push_back(random_vector(element_count(s), seed++));
+        xs.push_back(rounded<T>(random_vector(element_count(s), seed++)));
         total += element_count(s);
       }
       for (const auto& x : xs) {
         host_ptrs.push_back(x.data());
-        dxs.push_back(upload(x));
+        dxs.push_back(upload_as<T>(x));
       }
-      for (const auto& d : dxs) dev_ptrs.push_back(d.as<float>());
+      for (const auto& d : dxs) dev_ptrs.push_back(d.as<T>());
       std::vector<float> ref(static_cast<size_t>(total));
       concat_ref(shapes, host_ptrs, axis, ref.data());
-      const cuda::DeviceBuffer dy = poisoned(ref.size());
-      concat_cuda(shapes, dev_ptrs, axis, dy.as<float>(), stream.get());
+      const cuda::DeviceBuffer dy = poisoned_as<T>(ref.size());
+      concat_cuda(shapes, dev_ptrs, axis, dy.as<T>(), stream.get());
       stream.synchronize();
-      expect_close(ref, download(dy, ref.size()), kExact, kExact);
+      expect_close(ref, download_as_float<T>(dy, ref.size()), kExact, kExact);
     }
   }
-  EXPECT_THROW(concat_cuda({{2, 3}, {3, 3}}, {nullptr, nullptr}, 1, nullptr, stream.get()), std::invalid_argument);
-  EXPECT_THROW(concat_cuda({{2, 3}}, {nullptr}, 2, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(concat_cuda<T>({{2, 3}, {3, 3}}, {nullptr, nullptr}, 1, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(concat_cuda<T>({{2, 3}}, {nullptr}, 2, nullptr, stream.get()), std::invalid_argument);
 }
 
-// Runs gather_rows_cuda with a fresh flag set to -1; returns the bad position it reports, and y.
+// Runs gather_rows_cuda<T> with a fresh flag set to -1; returns the bad position it reports, and y.
+template <typename T>
 int64_t gather_rows_on_gpu(int64_t rows, int64_t dim, const std::vector<float>& table, const std::vector<float>& ids,
                            std::vector<float>& y) {
   cuda::Stream stream;
-  const cuda::DeviceBuffer dtable = upload(table), dids = upload(ids), dy = poisoned(ids.size() * size_t(dim));
+  const cuda::DeviceBuffer dtable = upload_as<T>(table), dids = upload(ids);  // ids stay fp32
+  const cuda::DeviceBuffer dy = poisoned_as<T>(ids.size() * size_t(dim));
   cuda::DeviceBuffer dbad(sizeof(int));
   DSTACK_CUDA_CHECK(cudaMemsetAsync(dbad.data(), 0xFF, sizeof(int), stream.get()));  // -1: no bad id yet
-  gather_rows_cuda(rows, dim, dtable.as<float>(), int64_t(ids.size()), dids.as<float>(), dy.as<float>(),
+  gather_rows_cuda(rows, dim, dtable.as<T>(), int64_t(ids.size()), dids.as<float>(), dy.as<T>(),
                    dbad.as<int>(), stream.get());
   stream.synchronize();
   int bad = -2;
   DSTACK_CUDA_CHECK(cudaMemcpy(&bad, dbad.data(), sizeof(int), cudaMemcpyDeviceToHost));
-  y = download(dy, ids.size() * size_t(dim));
+  y = download_as_float<T>(dy, ids.size() * size_t(dim));
   return bad;
 }
 
-TEST(TensorOpsGpu, GatherRowsMatchesReference) {
+TYPED_TEST(TensorOpsGpu, GatherRowsMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   const int64_t rows = 50, dim = 33;
-  const std::vector<float> table = random_vector(rows * dim, 40);
+  const std::vector<float> table = rounded<T>(random_vector(rows * dim, 40));
   std::mt19937 rng(41);
   std::uniform_int_distribution<int> pick(0, int(rows) - 1);
   std::vector<float> ids(300);
@@ -190,21 +205,22 @@ TEST(TensorOpsGpu, GatherRowsMatchesReference) {
   ids[0] = 0.f, ids[1] = float(rows - 1), ids[2] = -0.f;
   std::vector<float> ref(ids.size() * size_t(dim)), got;
   ASSERT_EQ(gather_rows_ref(rows, dim, table.data(), int64_t(ids.size()), ids.data(), ref.data()), -1);
-  EXPECT_EQ(gather_rows_on_gpu(rows, dim, table, ids, got), -1);
+  EXPECT_EQ(gather_rows_on_gpu<T>(rows, dim, table, ids, got), -1);
   expect_close(ref, got, kExact, kExact);
 
   // dim 1 and a single id.
-  const std::vector<float> small_table = {3.f, 1.f, 4.f};
+  const std::vector<float> small_table = {3.f, 1.f, 4.f};  // exact in every storage type
   std::vector<float> small_ref(1);
   ASSERT_EQ(gather_rows_ref(3, 1, small_table.data(), 1, std::vector<float>{2.f}.data(), small_ref.data()), -1);
-  EXPECT_EQ(gather_rows_on_gpu(3, 1, small_table, {2.f}, got), -1);
+  EXPECT_EQ(gather_rows_on_gpu<T>(3, 1, small_table, {2.f}, got), -1);
   expect_close(small_ref, got, kExact, kExact);
 }
 
-TEST(TensorOpsGpu, GatherRowsReportsTheFirstBadIdAndWritesNothing) {
+TYPED_TEST(TensorOpsGpu, GatherRowsReportsTheFirstBadIdAndWritesNothing) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   const int64_t rows = 10, dim = 4;
-  const std::vector<float> table = random_vector(rows * dim, 42);
+  const std::vector<float> table = rounded<T>(random_vector(rows * dim, 42));
   const float bad_values[] = {-1.f, 10.f, 2.5f, NAN, INFINITY, 1e9f};
   for (float bad : bad_values) {
     SCOPED_TRACE("bad id " + std::to_string(bad));
@@ -214,42 +230,44 @@ TEST(TensorOpsGpu, GatherRowsReportsTheFirstBadIdAndWritesNothing) {
     std::vector<float> ref_y(ids.size() * size_t(dim), 0.f), got;
     const int64_t ref_bad = gather_rows_ref(rows, dim, table.data(), int64_t(ids.size()), ids.data(), ref_y.data());
     ASSERT_EQ(ref_bad, 517);
-    EXPECT_EQ(gather_rows_on_gpu(rows, dim, table, ids, got), ref_bad);
+    EXPECT_EQ(gather_rows_on_gpu<T>(rows, dim, table, ids, got), ref_bad);
     // y untouched: still the NaN poison everywhere.
     EXPECT_TRUE(std::all_of(got.begin(), got.end(), [](float v) { return std::isnan(v); }));
   }
   // Count 0: nothing to check, success.
   std::vector<float> got;
-  EXPECT_EQ(gather_rows_on_gpu(rows, dim, table, {}, got), -1);
+  EXPECT_EQ(gather_rows_on_gpu<T>(rows, dim, table, {}, got), -1);
 }
 
-TEST(TensorOpsGpu, GatherRowsFlagIsShared) {
+TYPED_TEST(TensorOpsGpu, GatherRowsFlagIsShared) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   // Two lookups on one stream share one flag: a failure in the first survives the second, which
   // then writes nothing.
   const int64_t rows = 6, dim = 5;
-  const std::vector<float> table = random_vector(rows * dim, 43);
+  const std::vector<float> table = rounded<T>(random_vector(rows * dim, 43));
   const std::vector<float> bad_ids = {1.f, 2.f, 6.f, 0.f}, good_ids = {5.f, 4.f};
   cuda::Stream stream;
-  const cuda::DeviceBuffer dtable = upload(table), dbad_ids = upload(bad_ids), dgood_ids = upload(good_ids);
-  const cuda::DeviceBuffer dy1 = poisoned(bad_ids.size() * size_t(dim)), dy2 = poisoned(good_ids.size() * size_t(dim));
+  const cuda::DeviceBuffer dtable = upload_as<T>(table), dbad_ids = upload(bad_ids), dgood_ids = upload(good_ids);
+  const cuda::DeviceBuffer dy1 = poisoned_as<T>(bad_ids.size() * size_t(dim)), dy2 = poisoned_as<T>(good_ids.size() * size_t(dim));
   cuda::DeviceBuffer dflag(sizeof(int));
   DSTACK_CUDA_CHECK(cudaMemsetAsync(dflag.data(), 0xFF, sizeof(int), stream.get()));
-  gather_rows_cuda(rows, dim, dtable.as<float>(), int64_t(bad_ids.size()), dbad_ids.as<float>(), dy1.as<float>(),
+  gather_rows_cuda(rows, dim, dtable.as<T>(), int64_t(bad_ids.size()), dbad_ids.as<float>(), dy1.as<T>(),
                    dflag.as<int>(), stream.get());
-  gather_rows_cuda(rows, dim, dtable.as<float>(), int64_t(good_ids.size()), dgood_ids.as<float>(), dy2.as<float>(),
+  gather_rows_cuda(rows, dim, dtable.as<T>(), int64_t(good_ids.size()), dgood_ids.as<float>(), dy2.as<T>(),
                    dflag.as<int>(), stream.get());
   stream.synchronize();
   int bad = -2;
   DSTACK_CUDA_CHECK(cudaMemcpy(&bad, dflag.data(), sizeof(int), cudaMemcpyDeviceToHost));
   EXPECT_EQ(bad, 2);
-  const std::vector<float> y2 = download(dy2, good_ids.size() * size_t(dim));
+  const std::vector<float> y2 = download_as_float<T>(dy2, good_ids.size() * size_t(dim));
   EXPECT_TRUE(std::all_of(y2.begin(), y2.end(), [](float v) { return std::isnan(v); }));
-  EXPECT_THROW(gather_rows_cuda(rows, dim, nullptr, 1, nullptr, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(gather_rows_cuda<T>(rows, dim, nullptr, 1, nullptr, nullptr, nullptr, stream.get()), std::invalid_argument);
 }
 
-TEST(TensorOpsGpu, GatherAxisMatchesReference) {
+TYPED_TEST(TensorOpsGpu, GatherAxisMatchesReference) {
   DSTACK_REQUIRE_GPU();
+  using T = TypeParam;
   struct Case {
     std::vector<int64_t> shape;
     int axis;
@@ -262,7 +280,7 @@ TEST(TensorOpsGpu, GatherAxisMatchesReference) {
   uint32_t seed = 60;
   for (const Case& c : cases) {
     SCOPED_TRACE("axis " + std::to_string(c.axis) + " indices " + std::to_string(c.num_indices));
-    const std::vector<float> x = random_vector(element_count(c.shape), seed);
+    const std::vector<float> x = rounded<T>(random_vector(element_count(c.shape), seed));
     std::mt19937 rng(seed++);
     std::uniform_int_distribution<int64_t> pick(0, c.shape[size_t(c.axis)] - 1);
     std::vector<int64_t> indices(static_cast<size_t>(c.num_indices));
@@ -272,14 +290,14 @@ TEST(TensorOpsGpu, GatherAxisMatchesReference) {
     const size_t n_out = static_cast<size_t>(element_count(out));
     std::vector<float> ref(n_out);
     gather_axis_ref(c.shape, c.axis, indices, x.data(), ref.data());
-    const cuda::DeviceBuffer dx = upload(x), dy = poisoned(n_out);
-    gather_axis_cuda(c.shape, c.axis, indices, dx.as<float>(), dy.as<float>(), stream.get());
+    const cuda::DeviceBuffer dx = upload_as<T>(x), dy = poisoned_as<T>(n_out);
+    gather_axis_cuda(c.shape, c.axis, indices, dx.as<T>(), dy.as<T>(), stream.get());
     stream.synchronize();
-    expect_close(ref, download(dy, n_out), kExact, kExact);
+    expect_close(ref, download_as_float<T>(dy, n_out), kExact, kExact);
   }
-  EXPECT_THROW(gather_axis_cuda({2, 5}, 1, {5}, nullptr, nullptr, stream.get()), std::invalid_argument);
-  EXPECT_THROW(gather_axis_cuda({2, 5}, 1, {-1}, nullptr, nullptr, stream.get()), std::invalid_argument);
-  EXPECT_THROW(gather_axis_cuda({2, 5}, 2, {0}, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(gather_axis_cuda<T>({2, 5}, 1, {5}, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(gather_axis_cuda<T>({2, 5}, 1, {-1}, nullptr, nullptr, stream.get()), std::invalid_argument);
+  EXPECT_THROW(gather_axis_cuda<T>({2, 5}, 2, {0}, nullptr, nullptr, stream.get()), std::invalid_argument);
 }
 
 }  // namespace

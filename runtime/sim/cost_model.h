@@ -1,0 +1,84 @@
+#pragma once
+// The per-kernel cost model of the simulator: what one thread block of each kernel launch has to
+// do. By default a roofline from the plan's FLOPs and bytes against the device's rates; a measured
+// per-kernel profile replaces it (calibration). CPU only, no CUDA header.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "kernels/launch.h"
+#include "models/plan.h"
+#include "runtime/sim/block_rate.h"
+#include "runtime/sim/device_spec.h"
+
+namespace dstack::sim {
+
+// What a cost model may look at for one CUDA launch of a plan.
+struct LaunchInfo {
+  const models::Plan* plan = nullptr;
+  int plan_index = 0;    // index into plan->kernels
+  int launch_index = 0;  // index into plan->kernels[plan_index].launches
+  double share = 1;      // the launch's share of the node's work (several launches split it by threads)
+  int64_t blocks = 0;
+  int warps = 0;         // per block
+  int blocks_per_sm = 0; // occupancy on an empty SM of the device
+  const models::KernelLaunch& node() const { return plan->kernels[plan_index]; }
+  const kernels::LaunchGeometry& geometry() const { return node().launches[launch_index]; }
+};
+
+class CostModel {
+ public:
+  virtual ~CostModel() = default;
+  // "roofline" or "calibrated from FILE (N kernels)": recorded in every result.
+  virtual std::string name() const = 0;
+  virtual BlockWork block_work(const LaunchInfo& launch, const DeviceSpec& device) const = 0;
+};
+
+// Tensor-core kernels are recognised by name ("gemm_tc<__half>", "conv2d_implicit_gemm_tc<...>").
+bool is_tensor_core_kernel(const std::string& kernel);
+
+// FLOPs and bytes split evenly over the blocks; the SM's fp32 rate, or its tensor-core rate for
+// tensor-core kernels; the device's fixed block latency.
+class RooflineCostModel final : public CostModel {
+ public:
+  std::string name() const override { return "roofline"; }
+  BlockWork block_work(const LaunchInfo& launch, const DeviceSpec& device) const override;
+};
+
+// The time a launch takes alone on `sms` SMs of an idle device under `work`: full waves then the
+// tail wave, each block at the SM load of its wave, capped by the device's DRAM bandwidth. The
+// calibration scales block work with it; tests check the engines against it.
+double standalone_launch_time(const BlockWork& work, int64_t blocks, int warps, int blocks_per_sm, int sms,
+                              const DeviceSpec& device);
+
+// Measured kernel times (seconds) on the whole GPU, by launch geometry or by plan position.
+struct MeasuredKernelTimes {
+  using GeometryKey = std::tuple<std::string, unsigned long long, unsigned long long>;  // kernel, grid, block
+  using PlanKey = std::tuple<std::string, int64_t, int, int>;  // model, batch, plan index, launch index
+  std::map<GeometryKey, double> by_geometry;
+  std::map<PlanKey, double> by_plan;
+  std::string source;  // where they came from, for the model's name
+  std::size_t size() const { return by_geometry.size() + by_plan.size(); }
+};
+
+// Reads "kernel,grid,block,time_us" (grid and block as total counts or "XxYxZ") or
+// "model,batch,index,launch,time_us". Throws std::invalid_argument naming the file and line.
+MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file);
+
+// A measured kernel's block work is the roofline's scaled so that the kernel alone on the whole GPU
+// takes the measured time; kernels without a measurement keep the roofline.
+class CalibratedCostModel final : public CostModel {
+ public:
+  explicit CalibratedCostModel(MeasuredKernelTimes times) : times_(std::move(times)) {}
+  std::string name() const override;
+  BlockWork block_work(const LaunchInfo& launch, const DeviceSpec& device) const override;
+
+ private:
+  MeasuredKernelTimes times_;
+  RooflineCostModel roofline_;
+};
+
+}  // namespace dstack::sim

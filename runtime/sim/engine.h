@@ -1,0 +1,85 @@
+#pragma once
+// The discrete-event GPU: an explicit clock (never the wall), SM pools (partitions: disjoint SM
+// sets), runs of prepared plans on streams bound to a pool, and two granularities:
+//  - block: every thread block is placed on an SM with room for it (per-resource accounting of
+//    threads, blocks, registers, shared memory, barriers), kernels of a pool dispatched first come
+//    first served and in order per stream, as the hardware block scheduler does;
+//  - fast: per kernel, waves of blocks on its pool (the tail wave explicit, each wave at the SM load
+//    it creates), concurrency between streams at wave granularity.
+// In both, blocks progress as fluids: each at its SM's compute and DRAM-port share (block_rate.h),
+// and the device's DRAM bandwidth is divided among all running kernels (bandwidth.h) whenever the
+// running set changes. CPU only.
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/backend/backend.h"
+#include "runtime/sim/device_spec.h"
+#include "runtime/sim/sim_plan.h"
+
+namespace dstack::sim {
+
+enum class SimMode { block, fast };
+const char* sim_mode_name(SimMode m);               // "block" | "fast"
+SimMode parse_sim_mode(const std::string& s);         // throws std::invalid_argument naming the choices
+
+// One kernel of a run, as simulated.
+struct KernelTiming {
+  int kernel = 0;           // index into SimPlan::kernels
+  double ready_s = 0;       // launched and its stream predecessor done
+  double start_s = 0;       // first block dispatched
+  double end_s = 0;         // last block done
+  int64_t waves = 0;        // block mode: blocks / most blocks resident at once, rounded up; fast: waves dispatched
+  int sms_used = 0;         // distinct SMs that ran its blocks (fast: the widest wave)
+  int max_resident = 0;     // most of its blocks resident at once
+  Bound bound = Bound::compute;  // what limited it for most of its time
+};
+
+struct RunTiming {
+  double issue_s = 0;   // first launch issued
+  double start_s = 0;   // first kernel started
+  double end_s = 0;     // last kernel ended
+  std::vector<KernelTiming> kernels;  // when recorded
+};
+
+class Engine {
+ public:
+  Engine(const DeviceSpec& device, SimMode mode);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  SimMode mode() const;
+  const DeviceSpec& device() const;
+
+  // A pool of SMs (ids 0..sm_count-1) streams can be bound to. Pools are disjoint: throws
+  // std::invalid_argument for an id out of range or already in a pool.
+  int add_pool(const std::vector<int>& sm_ids);
+  // Forgets every pool; only when idle (std::logic_error otherwise).
+  void clear_pools();
+  int pool_sms(int pool) const;
+
+  // Runs `plan` on a new stream bound to `pool`; its launches are issued from `issue_s` (>= now())
+  // on: one cudaLaunchKernel each (per-kernel) or one graph launch. Returns the run's id.
+  int start_run(std::shared_ptr<const SimPlan> plan, int pool, DispatchMode dispatch, double issue_s,
+                bool record_kernels);
+
+  double now() const;
+  // Advances to the next run completion at or before `until_s` and returns the run's id (several
+  // at one instant come back one per call, lowest id first); else stops the clock at `until_s`
+  // (when finite) and returns nullopt.
+  std::optional<int> run_until(double until_s = std::numeric_limits<double>::infinity());
+  // The timing of a completed run (forgotten afterwards).
+  RunTiming take_result(int run);
+  bool idle() const;
+  uint64_t events() const;  // loop iterations so far (for benchmarks)
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace dstack::sim

@@ -1,0 +1,80 @@
+#pragma once
+// Synthetic kernels and plans for simulator tests: a kernel of chosen blocks, threads, registers,
+// shared memory, FLOPs and bytes per block, with its occupancy computed against a device's limits.
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "kernels/occupancy.h"
+#include "runtime/sim/device_spec.h"
+#include "runtime/sim/engine.h"
+#include "runtime/sim/sim_plan.h"
+
+namespace dstack::sim::test {
+
+struct KernelShape {
+  int64_t blocks = 1;
+  int threads = 128;
+  int registers = 32;
+  int shared_bytes = 0;
+  double flops_per_block = 0;
+  double bytes_per_block = 0;
+  bool tensor_core = false;
+};
+
+inline SimKernel make_kernel(const DeviceSpec& d, const KernelShape& s, const std::string& name = "synthetic") {
+  SimKernel k;
+  k.kernel = name;
+  k.blocks = s.blocks;
+  k.threads = s.threads;
+  kernels::KernelResources res;
+  res.kernel = k.kernel;
+  res.arch = d.arch;
+  res.registers = s.registers;
+  res.barriers = 1;
+  kernels::LaunchGeometry g;
+  g.kernel = name;
+  g.grid.x = static_cast<unsigned>(s.blocks);
+  g.block.x = static_cast<unsigned>(s.threads);
+  g.shared_bytes = static_cast<std::size_t>(s.shared_bytes);
+  k.occupancy = sim_occupancy(g, res, d.sm_limits());
+  k.warps = k.occupancy.warps_per_block;
+  auto use = [](int n) { return n <= 0 || n == INT_MAX ? 0.0 : 1.0 / n; };
+  k.use = {use(k.occupancy.blocks_by_threads), use(k.occupancy.blocks_by_blocks), use(k.occupancy.blocks_by_registers),
+           use(k.occupancy.blocks_by_shared_memory), use(k.occupancy.blocks_by_barriers)};
+  k.work.flops = s.flops_per_block;
+  k.work.bytes = s.bytes_per_block;
+  k.work.tensor_core = s.tensor_core;
+  k.work.peak_flops_per_sm = s.tensor_core ? d.tensor_flops_per_sm() : d.fp32_flops_per_sm();
+  k.work.latency_s = d.model.block_latency_us * 1e-6;
+  return k;
+}
+
+inline std::shared_ptr<const SimPlan> make_plan(std::vector<SimKernel> kernels, const std::string& model = "synthetic") {
+  auto p = std::make_shared<SimPlan>();
+  p->model = model;
+  p->kernels = std::move(kernels);
+  return p;
+}
+
+inline std::vector<int> sm_range(int first, int count) {
+  std::vector<int> ids(count);
+  std::iota(ids.begin(), ids.end(), first);
+  return ids;
+}
+
+// Runs `plan` alone on SMs [0, sms) and returns the duration of its kernels (first start to last
+// end, launch overhead excluded).
+inline double kernel_time(const DeviceSpec& d, SimMode mode, std::shared_ptr<const SimPlan> plan, int sms,
+                          KernelTiming* first = nullptr) {
+  Engine e(d, mode);
+  const int pool = e.add_pool(sm_range(0, sms));
+  const int run = e.start_run(plan, pool, DispatchMode::graph, 0.0, true);
+  e.run_until();
+  const RunTiming t = e.take_result(run);
+  if (first) *first = t.kernels.at(0);
+  return t.end_s - t.start_s;
+}
+
+}  // namespace dstack::sim::test
