@@ -123,7 +123,9 @@ Occupancy occupancy(const LaunchGeometry& launch, const KernelResources& res, co
                                 std::to_string(sm.max_shared_bytes_per_block));
   o.shared_bytes_per_block =
       round_up(static_cast<int>(block_bytes) + sm.reserved_shared_bytes_per_block, sm.shared_alloc_unit);
-  o.blocks_by_shared_memory = sm.shared_bytes_per_sm / o.shared_bytes_per_block;
+  // A block with no shared memory on an SM that reserves none (before sm_80) is not limited by it.
+  o.blocks_by_shared_memory =
+      o.shared_bytes_per_block == 0 ? INT_MAX : sm.shared_bytes_per_sm / o.shared_bytes_per_block;
 
   o.blocks_by_barriers =
       (res.barriers == 0 || sm.barrier_slots_per_sm == 0) ? INT_MAX : sm.barrier_slots_per_sm / res.barriers;

@@ -42,12 +42,6 @@ ResourceSource resource_source(int device_arch) {
   return s;
 }
 
-kernels::Occupancy sim_occupancy(kernels::LaunchGeometry launch, const kernels::KernelResources& resources,
-                                 const kernels::SmLimits& sm) {
-  if (sm.reserved_shared_bytes_per_block == 0 && launch.shared_bytes == 0 && resources.shared_bytes == 0)
-    launch.shared_bytes = 1;
-  return kernels::occupancy(launch, resources, sm);
-}
 
 int blocks_that_fit(const SimKernel& k, const std::array<double, kSmResources>& used) {
   int fit = INT_MAX;
@@ -97,7 +91,7 @@ SimPlan prepare_plan(const models::Plan& plan, const DeviceSpec& device, const C
       // the SM's own, so relabel them (the approximation is stated in the plan's resource note).
       res->arch = device.arch;
       try {
-        k.occupancy = sim_occupancy(g, *res, limits);
+        k.occupancy = kernels::occupancy(g, *res, limits);
       } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(fmt::format("{} at batch {}, launch {} ('{}'): cannot run on {}: {}", plan.model,
                                                 plan.batch, i, node.name, device.name, e.what()));

@@ -60,12 +60,6 @@ struct SimPlan {
 // Throws std::invalid_argument naming the kernel when a block cannot run on the device at all.
 SimPlan prepare_plan(const models::Plan& plan, const DeviceSpec& device, const CostModel& cost);
 
-// kernels::occupancy() for the simulator: devices without a per-block shared-memory reservation
-// (before sm_80) and a block without shared memory would divide by zero there, so such a block is
-// charged one allocation unit (never a binding limit: 256 bytes of 64 KiB or more).
-kernels::Occupancy sim_occupancy(kernels::LaunchGeometry launch, const kernels::KernelResources& resources,
-                                 const kernels::SmLimits& sm);
-
 // Blocks of `k` that still fit on an SM whose resources are `used` (fractions, as SimKernel::use).
 int blocks_that_fit(const SimKernel& k, const std::array<double, kSmResources>& used);
 

@@ -45,6 +45,17 @@ TEST(Occupancy, ThreadsBindAt256x32Registers) {
   EXPECT_EQ(o.shared_bytes_per_block, 1024);
 }
 
+TEST(Occupancy, NoSharedMemoryAndNoReservationIsNoLimit) {
+  // Before sm_80 the driver reserved nothing per block: a block without shared memory then takes
+  // none, and shared memory must not limit (or divide by zero).
+  SmLimits older = sm_limits(80);
+  older.reserved_shared_bytes_per_block = 0;
+  const Occupancy o = occupancy(launch(256), resources(80, 32), older);
+  EXPECT_EQ(o.shared_bytes_per_block, 0);
+  EXPECT_EQ(o.blocks_by_shared_memory, INT_MAX);
+  EXPECT_NE(o.limit, OccupancyLimit::shared_memory);
+}
+
 TEST(Occupancy, RegistersBindAt256x128Registers) {
   // 128 x 32 = 4096 registers per warp; 16384 / 4096 = 4 warps per sub-partition, 16 per SM,
   // 16 / 8 = 2 blocks, 16 of 64 warps.

@@ -38,7 +38,7 @@ inline SimKernel make_kernel(const DeviceSpec& d, const KernelShape& s, const st
   g.grid.x = static_cast<unsigned>(s.blocks);
   g.block.x = static_cast<unsigned>(s.threads);
   g.shared_bytes = static_cast<std::size_t>(s.shared_bytes);
-  k.occupancy = sim_occupancy(g, res, d.sm_limits());
+  k.occupancy = kernels::occupancy(g, res, d.sm_limits());
   k.warps = k.occupancy.warps_per_block;
   auto use = [](int n) { return n <= 0 || n == INT_MAX ? 0.0 : 1.0 / n; };
   k.use = {use(k.occupancy.blocks_by_threads), use(k.occupancy.blocks_by_blocks), use(k.occupancy.blocks_by_registers),
