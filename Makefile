@@ -36,9 +36,11 @@ gpu-check:
 bench: build
 	tools/run-bench.sh $(BUILD_DIR)
 
-# The main job. Until the scheduler exists it shows the build and the device it would run on.
+# The main job. Until the scheduler exists: the build and the device, then one simulated batch
+# (ResNet-50, batch 8, on a 32-SM partition of the simulated H100, per-kernel breakdown).
 demo: build
 	$(BUILD_DIR)/app/dstack info
+	$(BUILD_DIR)/app/dstack sim run resnet50 --batch 8 --sms 32
 
 # Packs the dependencies a bare GPU machine lacks into .gpu-deps/ (see README, "GPU machines").
 gpu-deps:

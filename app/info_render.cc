@@ -32,7 +32,7 @@ std::string render_info_text(const BuildInfo& build, const GpuReport& gpus) {
   std::string out = build_line(build);
   if (!gpus.usable()) {
     out += fmt::format("GPU:     none found: {}\n", gpus.unavailable_reason);
-    out += "backend: runs will use the simulator (--backend sim)\n";
+    out += "backend: no GPU runs here; the simulator stands in for one (dstack sim run MODEL --batch N)\n";
     return out;
   }
   out += fmt::format("driver:  CUDA {} (runtime {})\n", cuda_version_string(gpus.driver_version),
@@ -55,7 +55,7 @@ std::string render_info_text(const BuildInfo& build, const GpuReport& gpus) {
       out += fmt::format("         green contexts: unavailable: {}\n", d.green_context_error);
     }
   }
-  out += "backend: GPU runs available (--backend gpu); the simulator stays available (--backend sim)\n";
+  out += "backend: GPU runs available (dstack infer --backend gpu); the simulator stays available (dstack sim run)\n";
   return out;
 }
 

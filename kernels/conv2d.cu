@@ -1,8 +1,6 @@
 // CUDA 2-D convolution: an implicit-GEMM kernel for every shape (SIMT at fp32, tensor cores via
 // nvcuda::wmma at fp16 / bf16) and a direct kernel for depthwise shapes at every precision. Launch
 // geometry and the shared index math live in kernels/conv2d.h.
-#include <mma.h>
-
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -12,6 +10,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
 #include "kernels/convert_cuda.h"
+#include "kernels/gemm_tc_tile.cuh"
 #include "runtime/backend/cuda/check.h"
 
 namespace dstack::kernels {
@@ -137,9 +136,6 @@ __global__ void __launch_bounds__(gemm_tc::kThreads)
     conv2d_implicit_gemm_tc(Conv2dShape s, const T* __restrict__ x, const T* __restrict__ w,
                             const T* __restrict__ bias, const T* __restrict__ residual, ActivationParams act,
                             T* __restrict__ y) {
-  namespace wmma = nvcuda::wmma;
-  using gemm_tc::kFrag;
-  using gemm_tc::kFragsPerWarp;
   using gemm_tc::kLdA;
   using gemm_tc::kLdB;
   using gemm_tc::kLdC;
@@ -162,11 +158,8 @@ __global__ void __launch_bounds__(gemm_tc::kThreads)
   const int b_n = conv2d_tc_load_b_n(tid);
   const Conv2dGemmColumn column = conv2d_gemm_column(s, group, n0 + b_n);  // invalid past N
 
-  wmma::fragment<wmma::accumulator, kFrag, kFrag, kFrag, float> acc[kFragsPerWarp][kFragsPerWarp];
-#pragma unroll
-  for (int i = 0; i < kFragsPerWarp; ++i)
-#pragma unroll
-    for (int j = 0; j < kFragsPerWarp; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+  gemm_tc::Accumulators acc;
+  gemm_tc::zero_accumulators(acc);
 
   for (int k0 = 0; k0 < gemm_k; k0 += gemm_tc::kTileK) {
     // Partly unrolled: the gathers' index math is heavy, full unrolling only costs registers.
@@ -184,28 +177,11 @@ __global__ void __launch_bounds__(gemm_tc::kThreads)
     }
     __syncthreads();  // tiles complete before any warp reads them
 
-#pragma unroll
-    for (int kk = 0; kk < gemm_tc::kTileK; kk += kFrag) {
-      wmma::fragment<wmma::matrix_a, kFrag, kFrag, kFrag, T, wmma::row_major> a_frag[kFragsPerWarp];
-      wmma::fragment<wmma::matrix_b, kFrag, kFrag, kFrag, T, wmma::row_major> b_frag[kFragsPerWarp];
-#pragma unroll
-      for (int i = 0; i < kFragsPerWarp; ++i) wmma::load_matrix_sync(a_frag[i], &a_tile[warp_row + kFrag * i][kk], kLdA);
-#pragma unroll
-      for (int j = 0; j < kFragsPerWarp; ++j) wmma::load_matrix_sync(b_frag[j], &b_tile[kk][warp_col + kFrag * j], kLdB);
-#pragma unroll
-      for (int i = 0; i < kFragsPerWarp; ++i)
-#pragma unroll
-        for (int j = 0; j < kFragsPerWarp; ++j) wmma::mma_sync(acc[i][j], a_frag[i], b_frag[j], acc[i][j]);
-    }
+    gemm_tc::multiply_slice(acc, &a_tile[0][0], &b_tile[0][0], warp_row, warp_col);
     __syncthreads();  // every warp done reading before the next slice overwrites the tiles
   }
 
-#pragma unroll
-  for (int i = 0; i < kFragsPerWarp; ++i)
-#pragma unroll
-    for (int j = 0; j < kFragsPerWarp; ++j)
-      wmma::store_matrix_sync(&c_tile[warp_row + kFrag * i][warp_col + kFrag * j], acc[i][j], kLdC,
-                              wmma::mem_row_major);
+  gemm_tc::store_accumulators(&c_tile[0][0], acc, warp_row, warp_col);
   __syncthreads();
 
 #pragma unroll 4

@@ -3,8 +3,6 @@
 // nvcuda::wmma (m16n16k16, fp32 accumulator), 64 x 64 C tile per block of 4 warps, k in steps of 32
 // through shared memory, the epilogue through a shared-memory C tile. Geometry and index maps come
 // from kernels/gemm.h.
-#include <mma.h>
-
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -12,6 +10,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/convert_cuda.h"
+#include "kernels/gemm_tc_tile.cuh"
 #include "kernels/gemm_cuda.h"
 #include "runtime/backend/cuda/check.h"
 
@@ -101,7 +100,6 @@ __global__ void __launch_bounds__(gemm_tc::kThreads)
     gemm_tc(int batch, int m, int n, int k, const T* __restrict__ a, int64_t stride_a, const T* __restrict__ b,
             int64_t stride_b, bool b_transposed, float alpha, const T* __restrict__ bias, ActivationParams act,
             T* __restrict__ c, int64_t stride_c) {
-  namespace wmma = nvcuda::wmma;
   using namespace gemm_tc;
   __shared__ __align__(32) T as[kTileM][kLdA];    // as[row][kk] = A[row0 + row, k0 + kk]
   __shared__ __align__(32) T bs[kTileK][kLdB];    // bs[kk][col] = B'[k0 + kk, col0 + col]
@@ -119,11 +117,8 @@ __global__ void __launch_bounds__(gemm_tc::kThreads)
     const T* b_z = b + z * stride_b;
     T* c_z = c + z * stride_c;
 
-    wmma::fragment<wmma::accumulator, kFrag, kFrag, kFrag, float> acc[kFragsPerWarp][kFragsPerWarp];
-#pragma unroll
-    for (int i = 0; i < kFragsPerWarp; ++i)
-#pragma unroll
-      for (int j = 0; j < kFragsPerWarp; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+    Accumulators acc;
+    zero_accumulators(acc);
 
     for (int64_t k0 = 0; k0 < k; k0 += kTileK) {
       // Partly unrolled: full unrolling of 16 predicated 64-bit-indexed loads only costs registers.
@@ -141,28 +136,11 @@ __global__ void __launch_bounds__(gemm_tc::kThreads)
       }
       __syncthreads();  // tiles complete before any warp reads them
 
-#pragma unroll
-      for (int kk = 0; kk < kTileK; kk += kFrag) {
-        wmma::fragment<wmma::matrix_a, kFrag, kFrag, kFrag, T, wmma::row_major> a_frag[kFragsPerWarp];
-        wmma::fragment<wmma::matrix_b, kFrag, kFrag, kFrag, T, wmma::row_major> b_frag[kFragsPerWarp];
-#pragma unroll
-        for (int i = 0; i < kFragsPerWarp; ++i) wmma::load_matrix_sync(a_frag[i], &as[warp_row + kFrag * i][kk], kLdA);
-#pragma unroll
-        for (int j = 0; j < kFragsPerWarp; ++j) wmma::load_matrix_sync(b_frag[j], &bs[kk][warp_col + kFrag * j], kLdB);
-#pragma unroll
-        for (int i = 0; i < kFragsPerWarp; ++i)
-#pragma unroll
-          for (int j = 0; j < kFragsPerWarp; ++j) wmma::mma_sync(acc[i][j], a_frag[i], b_frag[j], acc[i][j]);
-      }
+      multiply_slice(acc, &as[0][0], &bs[0][0], warp_row, warp_col);
       __syncthreads();  // every warp done reading before the next step overwrites the tiles
     }
 
-    // Fragments hold their elements in an unspecified thread layout: go through shared memory.
-#pragma unroll
-    for (int i = 0; i < kFragsPerWarp; ++i)
-#pragma unroll
-      for (int j = 0; j < kFragsPerWarp; ++j)
-        wmma::store_matrix_sync(&cs[warp_row + kFrag * i][warp_col + kFrag * j], acc[i][j], kLdC, wmma::mem_row_major);
+    store_accumulators(&cs[0][0], acc, warp_row, warp_col);
     __syncthreads();
 #pragma unroll 4
     for (int l = 0; l < kEpiloguePerThread; ++l) {

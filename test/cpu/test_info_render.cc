@@ -36,7 +36,7 @@ GpuReport one_h100() {
 TEST(InfoText, WithoutADriverSaysSoAndNamesTheSimulator) {
   std::string t = render_info_text(cuda_build(), no_driver());
   EXPECT_NE(t.find("GPU:     none found: no usable CUDA driver/device"), std::string::npos) << t;
-  EXPECT_NE(t.find("runs will use the simulator"), std::string::npos) << t;
+  EXPECT_NE(t.find("the simulator stands in for one (dstack sim run"), std::string::npos) << t;
   EXPECT_NE(t.find("CUDA 13.0.88 compiled in for sm_80, sm_90"), std::string::npos) << t;
 }
 
