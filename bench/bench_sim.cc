@@ -21,7 +21,9 @@ void BM_FourModelsFourPartitions(benchmark::State& state) {
   const auto mode = state.range(0) == 0 ? sim::SimMode::fast : sim::SimMode::block;
   const int64_t batch = state.range(1);
   const bool partitioned = state.range(2) != 0;
+  const bool replay = state.range(3) != 0;
   sim::SimBackend b(sim::load_device("h100_sxm"), mode);
+  b.set_replay(replay);
   for (const auto& m : kModels)
     b.add_model(m, std::make_shared<const models::Graph>(
                        models::build_zoo_model(m, models::BuildOptions{.weights = false}).graph));
@@ -52,18 +54,25 @@ void BM_FourModelsFourPartitions(benchmark::State& state) {
   state.counters["events_per_s"] =
       benchmark::Counter(static_cast<double>(b.events() - events0), benchmark::Counter::kIsRate);
   state.counters["batches_per_sim_s"] = static_cast<double>(runs) / simulated;
+  // Of the runs started in replay (fast mode), the fraction that fell back to events.
+  if (b.replayed_runs() > 0)
+    state.counters["fallback"] = static_cast<double>(b.materialized_runs()) / static_cast<double>(b.replayed_runs());
   state.SetLabel(std::string(sim::sim_mode_name(mode)) + (partitioned ? ", 4 partitions" : ", shared GPU") +
-                 ", batch " + std::to_string(batch) + ", simulated h100_sxm");
+                 ", batch " + std::to_string(batch) + (mode == sim::SimMode::fast && !replay ? ", replay off" : "") +
+                 ", simulated h100_sxm");
 }
 
-// Args: mode (0 fast, 1 block), batch, partitioned.
+// Args: mode (0 fast, 1 block), batch, partitioned, replay (fast mode: Engine::set_replay).
 BENCHMARK(BM_FourModelsFourPartitions)
-    ->Args({0, 8, 1})
-    ->Args({1, 8, 1})
-    ->Args({0, 1, 1})
-    ->Args({1, 1, 1})
-    ->Args({0, 8, 0})
-    ->Args({1, 8, 0})
+    ->Args({0, 8, 1, 1})
+    ->Args({0, 8, 1, 0})
+    ->Args({1, 8, 1, 1})
+    ->Args({0, 1, 1, 1})
+    ->Args({0, 1, 1, 0})
+    ->Args({1, 1, 1, 1})
+    ->Args({0, 8, 0, 1})
+    ->Args({0, 8, 0, 0})
+    ->Args({1, 8, 0, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

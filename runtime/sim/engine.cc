@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 
 #include "runtime/sim/bandwidth.h"
 
@@ -85,6 +86,20 @@ struct Active {
   bool live = false;
 };
 
+// A run's timeline alone in a pool of some size, never throttled: computed once by the same engine
+// (replay off) and reused by every such run.
+struct Memo {
+  std::shared_ptr<const SimPlan> plan;  // keeps the key's plan alive
+  RunTiming timing;                     // issued at 0, every kernel recorded (kernel i at index i)
+  std::vector<double> peak;             // per kernel: the most DRAM bytes/s it asks at any moment
+  double run_peak = 0;
+  std::vector<double> peak_from;        // per kernel j: the most any kernel from j on asks
+  // Per kernel j: the least, over kernels from j on, of how far its stream predecessor's end plus
+  // the gap is past its launch's issue (>= 0: from j on every kernel waits for its predecessor, so a
+  // delayed run's remainder is this timeline shifted).
+  std::vector<double> min_slack;
+};
+
 struct Run {
   std::shared_ptr<const SimPlan> plan;
   int pool = -1;
@@ -96,12 +111,23 @@ struct Run {
   double prev_end = -kInf;
   bool started = false;
   RunTiming timing;
+  // Replay: the cached timeline (fast mode, non-empty plan), whether the run is being replayed now
+  // (no kernel-level state: it completes at replay_end), and whether it ever shared its pool.
+  const Memo* memo = nullptr;
+  bool replayed = false;
+  bool solo = true;
+  double replay_end = kInf;
+  double replay_base = 0;       // the cached timeline's time 0 (issue_s, later than it after a delay)
+  std::size_t replay_from = 0;  // first kernel replayed (earlier ones were simulated)
+  std::size_t cursor = 0;       // first cached kernel not ended before now
+  double bound_used = 0;        // simulated: the demand bound the last check assumed for it
 };
 
 }  // namespace
 
 struct Engine::State {
-  DeviceSpec device;
+  std::shared_ptr<const DeviceSpec> device_own;  // shared with the engines that compute memos
+  const DeviceSpec& device;
   SimMode mode;
   double now = 0;
   uint64_t events = 0;
@@ -119,16 +145,29 @@ struct Engine::State {
   // Scratch for the bandwidth split.
   std::vector<double> demand, weight, factor;
   std::vector<int> order, kernel_ids;
+  // Replay (engine.h).
+  bool replay_on = true;
+  bool profiling = false;            // a memo's engine: records per-kernel peak demand
+  std::vector<double> kernel_peak;   // when profiling, per plan kernel
+  std::map<std::tuple<const SimPlan*, int, int>, Memo> memos;
+  double check_at = kInf;            // first instant the replayed runs' overlay may exceed the bandwidth
+  std::vector<int> check_runs;       // the replayed runs that fall back to events then
+  std::vector<double> chk_bound;     // scratch for the check
+  std::vector<char> chk_shared;
+  std::vector<std::pair<int, Run*>> chk_rep;
+  bool check_dirty = false;          // demand may have grown: check again before the next event
+  bool check_stale = false;          // demand only shrank: check_at is early at worst; check again then
+  uint64_t replayed = 0, materialized = 0;
 
-  State(const DeviceSpec& d, SimMode m) : device(d), mode(m), group_of_sm(d.sm_count, -1) {}
+  State(std::shared_ptr<const DeviceSpec> d, SimMode m)
+      : device_own(std::move(d)), device(*device_own), mode(m), group_of_sm(device.sm_count, -1) {}
 
   // ---- lanes and kernels ---------------------------------------------------------------------
   double work_done(const Lane& l) const { return l.v_at + l.rate * (now - l.t_at); }
   double finish_time(const Lane& l) const { return l.t_at + (l.entries.front().finish_v - l.v_at) / l.rate; }
 
-  int lane_for(Active& a, int group_index_in_pool) {
-    int& id = a.lane_of[group_index_in_pool];
-    if (id >= 0) return id;
+  int alloc_lane() {
+    int id;
     if (!free_lanes.empty()) {
       id = free_lanes.back();
       free_lanes.pop_back();
@@ -136,6 +175,25 @@ struct Engine::State {
       id = static_cast<int>(lanes.size());
       lanes.emplace_back();
     }
+    return id;
+  }
+
+  int alloc_active() {
+    int id;
+    if (!free_actives.empty()) {
+      id = free_actives.back();
+      free_actives.pop_back();
+    } else {
+      id = static_cast<int>(actives.size());
+      actives.emplace_back();
+    }
+    return id;
+  }
+
+  int lane_for(Active& a, int group_index_in_pool) {
+    int& id = a.lane_of[group_index_in_pool];
+    if (id >= 0) return id;
+    id = alloc_lane();
     Lane& l = lanes[id];
     l = Lane{};
     l.t_at = now;
@@ -253,14 +311,7 @@ struct Engine::State {
   }
 
   void activate(int run_id, Run& r) {
-    int id;
-    if (!free_actives.empty()) {
-      id = free_actives.back();
-      free_actives.pop_back();
-    } else {
-      id = static_cast<int>(actives.size());
-      actives.emplace_back();
-    }
+    const int id = alloc_active();
     Active& a = actives[id];
     a = Active{};
     a.run = run_id;
@@ -308,9 +359,338 @@ struct Engine::State {
     ++r.next;
     if (r.next < r.plan->kernels.size()) {
       schedule_next(r);
+      if (r.memo && r.solo) {
+        // Its bound is the next kernel's peak.
+        if (r.memo->peak[r.next] > r.bound_used) check_dirty = true;
+        else check_stale = true;
+        try_resume(a.run, r);
+      }
     } else {
       r.timing.end_s = now;
       completed.push_back(a.run);
+      check_stale = true;
+    }
+  }
+
+  // ---- replay --------------------------------------------------------------------------------
+  int add_fast_pool(int sms) {
+    Group g;
+    g.sms = sms;
+    g.pool = static_cast<int>(pools.size());
+    Pool p;
+    p.sms = sms;
+    p.groups.push_back(static_cast<int>(groups.size()));
+    groups.push_back(g);
+    pools.push_back(std::move(p));
+    return static_cast<int>(pools.size()) - 1;
+  }
+
+  int new_run(std::shared_ptr<const SimPlan> plan, int pool, DispatchMode dispatch, double issue_s, bool record) {
+    const int id = next_run++;
+    Run r;
+    r.plan = std::move(plan);
+    r.pool = pool;
+    r.dispatch = dispatch;
+    r.record = record;
+    r.timing.issue_s = std::max(issue_s, now);
+    schedule_next(r);
+    if (r.plan->kernels.empty()) r.next_ready = r.timing.issue_s;
+    Run& in = runs.emplace(id, std::move(r)).first->second;
+    if (replay_on && mode == SimMode::fast && !in.plan->kernels.empty()) start_replay(id, in);
+    return id;
+  }
+
+  const Memo& memo_for(const std::shared_ptr<const SimPlan>& plan, int sms, DispatchMode dispatch) {
+    const auto key = std::make_tuple(plan.get(), sms, static_cast<int>(dispatch));
+    if (auto it = memos.find(key); it != memos.end()) return it->second;
+    State sc(device_own, SimMode::fast);
+    sc.replay_on = false;
+    sc.profiling = true;
+    sc.kernel_peak.assign(plan->kernels.size(), 0.0);
+    const int id = sc.new_run(plan, sc.add_fast_pool(sms), dispatch, 0.0, /*record=*/true);
+    sc.step(kInf);
+    Memo m;
+    m.plan = plan;
+    m.timing = std::move(sc.results.at(id));
+    m.peak = std::move(sc.kernel_peak);
+    for (double p : m.peak) m.run_peak = std::max(m.run_peak, p);
+    const std::size_t n = plan->kernels.size();
+    m.peak_from.assign(n + 1, 0.0);
+    for (std::size_t j = n; j-- > 0;) m.peak_from[j] = std::max(m.peak_from[j + 1], m.peak[j]);
+    m.min_slack.assign(n + 1, kInf);
+    {
+      Run probe;
+      probe.dispatch = dispatch;
+      for (std::size_t j = n; j-- > 1;) {
+        probe.next = j;
+        probe.prev_end = -kInf;
+        sc.schedule_next(probe);  // the launch's issue alone (timeline issued at 0)
+        const double gap = (dispatch == DispatchMode::graph ? device.timing.graph_kernel_gap_us
+                                                            : device.timing.kernel_gap_us) * 1e-6;
+        m.min_slack[j] = std::min(m.min_slack[j + 1], m.timing.kernels[j - 1].end_s + gap - probe.next_ready);
+      }
+    }
+    return memos.emplace(key, std::move(m)).first->second;
+  }
+
+  bool pool_alone(int id, int pool) const {
+    for (const auto& [oid, o] : runs)
+      if (oid != id && o.pool == pool) return false;
+    return true;
+  }
+
+  // A simulated run between kernels, alone in its pool, whose remaining kernels each wait for their
+  // predecessor: its remainder is the cached timeline shifted, so it is replayed from here.
+  void try_resume(int id, Run& r) {
+    if (!r.solo || r.active >= 0 || !pool_alone(id, r.pool)) return;
+    const Memo& m = *r.memo;
+    const std::size_t i = r.next;  // kernel i - 1 just ended
+    if (i == 0 || i >= m.timing.kernels.size()) return;
+    const double base = r.prev_end - m.timing.kernels[i - 1].end_s;
+    if (m.min_slack[i] < 0 || base - r.timing.issue_s + m.min_slack[i] < 0) return;
+    r.replayed = true;
+    r.replay_base = base;
+    r.replay_from = i;
+    r.cursor = i;
+    r.replay_end = base + m.timing.end_s;
+    r.next_ready = kInf;
+    check_dirty = true;
+    ++replayed;
+  }
+
+  // A new run: replayed when alone in its pool; a replayed run already there falls back to events.
+  void start_replay(int id, Run& r) {
+    r.memo = &memo_for(r.plan, pools[r.pool].sms, r.dispatch);
+    bool alone = true;
+    for (auto& [oid, o] : runs) {
+      if (oid == id || o.pool != r.pool) continue;
+      alone = false;
+      o.solo = false;
+      if (o.replayed) materialize(oid, o);
+    }
+    r.solo = alone;
+    if (alone) {
+      r.replayed = true;
+      r.replay_base = r.timing.issue_s;
+      r.replay_from = 0;
+      r.replay_end = r.timing.issue_s + r.memo->timing.end_s;
+      r.next_ready = kInf;
+      r.cursor = 0;
+      ++replayed;
+    }
+    check_dirty = true;
+  }
+
+  // Appends cached kernels [from, to) shifted by `shift` to the run's record.
+  void record_cached(Run& r, std::size_t from, std::size_t to, double shift) {
+    if (!r.record) return;
+    const auto& ks = r.memo->timing.kernels;
+    for (std::size_t j = from; j < to; ++j) {
+      KernelTiming k = ks[j];
+      k.ready_s += shift;
+      k.start_s += shift;
+      k.end_s += shift;
+      r.timing.kernels.push_back(k);
+    }
+  }
+
+  void finish_replayed(int id, Run& r) {
+    const Memo& m = *r.memo;
+    if (r.replay_from == 0) r.timing.start_s = m.timing.start_s + r.replay_base;
+    r.timing.end_s = r.replay_end;
+    record_cached(r, r.replay_from, m.timing.kernels.size(), r.replay_base);
+    r.replayed = false;
+    r.started = true;
+    r.next = r.plan->kernels.size();
+    r.next_ready = kInf;
+    completed.push_back(id);
+    check_stale = true;
+  }
+
+  // The replayed run's kernel-level state at `now`: the run re-simulated alone in a pool of its size
+  // up to now (what it was, since nothing throttled it), copied into this engine.
+  // Only the kernel in flight (or next) is re-simulated: before it the run's pool is empty.
+  void materialize(int id, Run& r) {
+    const Memo& m = *r.memo;
+    const auto& ks = m.timing.kernels;
+    const double shift = r.replay_base;
+    const double elapsed = now - shift;
+    std::size_t k = std::max(r.cursor, r.replay_from);
+    while (k < ks.size() && ks[k].end_s <= elapsed) ++k;
+    ++materialized;
+    check_dirty = true;
+    if (k >= ks.size()) {  // ended within rounding of now
+      finish_replayed(id, r);
+      return;
+    }
+    State sc(device_own, SimMode::fast);
+    sc.replay_on = false;
+    const int sid = sc.new_run(r.plan, sc.add_fast_pool(pools[r.pool].sms), r.dispatch, 0.0, r.record);
+    {
+      Run& s0 = sc.runs.at(sid);
+      s0.next = k;
+      s0.prev_end = k > 0 ? ks[k - 1].end_s : -kInf;
+      s0.started = k > 0;
+      s0.timing.start_s = m.timing.start_s;
+      sc.schedule_next(s0);
+    }
+    const auto done_id = sc.step(elapsed);
+    if (done_id) {
+      finish_replayed(id, r);
+      return;
+    }
+    record_cached(r, r.replay_from, k, shift);
+    r.replayed = false;
+    const Run& s = sc.runs.at(sid);
+    r.next = s.next;
+    r.next_ready = s.next_ready + shift;
+    r.prev_end = s.prev_end + shift;
+    if (!r.started && s.started) r.timing.start_s = s.timing.start_s + shift;
+    r.started = s.started;
+    if (r.record)
+      for (KernelTiming kt : s.timing.kernels) {
+        kt.ready_s += shift;
+        kt.start_s += shift;
+        kt.end_s += shift;
+        r.timing.kernels.push_back(kt);
+      }
+    r.active = -1;
+    if (s.active < 0) return;
+    const Active& sa = sc.actives[s.active];
+    const int aid = alloc_active();
+    Active& a = actives[aid];
+    a = sa;
+    a.run = id;
+    a.pool = r.pool;
+    a.ready += shift;
+    if (a.start >= 0) a.start += shift;
+    a.lane_of.assign(1, -1);
+    Group& g = groups[pools[r.pool].groups[0]];
+    if (sa.lane_of[0] >= 0) {
+      const int lid = alloc_lane();
+      Lane& l = lanes[lid];
+      l = sc.lanes[sa.lane_of[0]];
+      l.kernel = aid;
+      l.group = pools[r.pool].groups[0];
+      l.t_at += shift;
+      g.lanes.push_back(lid);
+      a.lane_of[0] = lid;
+    }
+    g.used = sc.groups[0].used;
+    g.warps = sc.groups[0].warps;
+    pools[r.pool].queue.push_back(aid);
+    r.active = aid;
+  }
+
+  // The first instant >= now at which the replayed runs' cached per-kernel peak demands, plus a bound
+  // on every pool simulated by events (its run's own peak when alone, else its SMs' DRAM ports),
+  // could exceed the device's bandwidth; kInf when never.
+  void update_check() {
+    check_dirty = check_stale = false;
+    check_at = kInf;
+    check_runs.clear();
+    const double cap = device.dram_bytes_per_s() * (1 - 1e-9);
+    std::vector<double>& pool_bound = chk_bound;
+    std::vector<char>& pool_shared = chk_shared;
+    std::vector<std::pair<int, Run*>>& rep = chk_rep;
+    pool_bound.assign(pools.size(), 0.0);
+    pool_shared.assign(pools.size(), 0);
+    rep.clear();
+    double peaks = 0;
+    for (auto& [id, r] : runs) {
+      if (r.replayed) {
+        rep.emplace_back(id, &r);
+        peaks += r.memo->peak_from[std::max(r.cursor, r.replay_from)];
+        continue;
+      }
+      if (r.next >= r.plan->kernels.size()) continue;  // completed
+      // Alone in its pool since it started, a run asks at most its current (or next) kernel's
+      // peak until that kernel ends (which brings the check up to date).
+      if (!r.solo || !r.memo) {
+        pool_shared[r.pool] = 1;
+      } else {
+        r.bound_used = r.memo->peak[r.next];
+        pool_bound[r.pool] += r.bound_used;
+      }
+    }
+    if (rep.empty()) return;
+    double fixed = 0;
+    for (std::size_t p = 0; p < pools.size(); ++p)
+      fixed += pool_shared[p] ? static_cast<double>(pools[p].sms) * device.sm_dram_bytes_per_s() : pool_bound[p];
+    if (fixed + peaks <= cap) return;
+    // Sweep the replayed runs' kernels from now on: a kernel asks its peak over [start, end).
+    struct Cur {
+      int id;
+      const Run* r;
+      std::size_t k;
+      bool in;
+      double t = kInf;  // its next boundary: kernel k's end when in, else its start
+    };
+    std::vector<Cur> cs;
+    for (auto [id, r] : rep) {
+      const auto& ks = r->memo->timing.kernels;
+      const double t0 = r->replay_base;
+      while (r->cursor < ks.size() && t0 + ks[r->cursor].end_s <= now) ++r->cursor;
+      if (r->cursor < ks.size()) cs.push_back(Cur{id, r, r->cursor, t0 + ks[r->cursor].start_s <= now});
+    }
+    auto next_t = [](Cur& c) {
+      const auto& ks = c.r->memo->timing.kernels;
+      c.t = c.k >= ks.size() ? kInf : c.r->replay_base + (c.in ? ks[c.k].end_s : ks[c.k].start_s);
+    };
+    for (Cur& c : cs) next_t(c);
+    // The runs asking bandwidth at the instant found fall back to events then.
+    auto mark = [&] {
+      for (const Cur& c : cs)
+        if (c.in) check_runs.push_back(c.id);
+    };
+    auto level = [&] {
+      double sum = fixed;
+      for (const Cur& c : cs)
+        if (c.in) sum += c.r->memo->peak[c.k];
+      return sum;
+    };
+    bool any_in = false;
+    for (const Cur& c : cs) any_in |= c.in;
+    if (any_in && level() > cap) {
+      check_at = now;
+      mark();
+      return;
+    }
+    // At most this many kernel boundaries per check (anything that changes the running set checks
+    // again); past them, a re-check at that instant.
+    int budget = 64;
+    while (true) {
+      int best = -1;
+      double bt = kInf;
+      for (std::size_t i = 0; i < cs.size(); ++i) {
+        const Cur& c = cs[i];
+        const double t = c.t;
+        if (t == kInf) continue;
+        // Ends before starts at one instant (a kernel's interval is half-open).
+        if (best < 0 || t < bt || (t == bt && c.in && !cs[best].in)) {
+          best = static_cast<int>(i);
+          bt = t;
+        }
+      }
+      if (best < 0) return;
+      if (--budget < 0) {
+        check_at = std::max(bt, now);  // check_runs empty: only re-checks
+        return;
+      }
+      Cur& c = cs[best];
+      if (c.in) {
+        c.in = false;
+        ++c.k;
+        next_t(c);
+      } else {
+        c.in = true;
+        next_t(c);
+        if (level() > cap) {
+          check_at = std::max(bt, now);
+          mark();
+          return;
+        }
+      }
     }
   }
 
@@ -345,6 +725,11 @@ struct Engine::State {
       l.demand = a.k->work.bytes * l.speed * static_cast<double>(l.resident);
       demand[static_cast<std::size_t>(a.factor)] += l.demand;
     }
+    if (profiling)
+      for (std::size_t i = 0; i < kernel_ids.size(); ++i) {
+        double& p = kernel_peak[actives[kernel_ids[i]].index];
+        p = std::max(p, demand[i]);
+      }
     share_bandwidth(demand, weight, device.dram_bytes_per_s(), factor, order);
     for (std::size_t i = 0; i < kernel_ids.size(); ++i) actives[kernel_ids[i]].factor = factor[i];
     for (Lane& l : lanes) {
@@ -384,6 +769,19 @@ struct Engine::State {
   }
 
   void process() {
+    if (replay_on) {
+      for (auto& [id, r] : runs)
+        if (r.replayed && r.replay_end <= now) finish_replayed(id, r);
+      if (check_at <= now && check_stale && !check_dirty) update_check();
+      if (check_at <= now) {
+        for (int id : check_runs) {
+          Run& r = runs.at(id);
+          if (r.replayed) materialize(id, r);
+        }
+        check_runs.clear();
+        check_dirty = true;
+      }
+    }
     bool any_finished = false;
     for (std::size_t lid = 0; lid < lanes.size(); ++lid) {
       Lane& l = lanes[lid];
@@ -432,13 +830,17 @@ struct Engine::State {
         auto it = runs.find(id);
         results[id] = std::move(it->second.timing);
         runs.erase(it);
+        check_stale = true;
         return id;
       }
-      double t_next = kInf;
+      if (check_dirty) update_check();
+      double t_next = check_at;
       for (const Lane& l : lanes)
         if (l.live && l.rate > 0) t_next = std::min(t_next, finish_time(l));
-      for (const auto& [id, r] : runs)
+      for (const auto& [id, r] : runs) {
         if (r.active < 0) t_next = std::min(t_next, r.next_ready);
+        if (r.replayed) t_next = std::min(t_next, r.replay_end);
+      }
       if (t_next == kInf || t_next > until) {
         if (until != kInf && until > now) {
           advance(until - now);
@@ -464,7 +866,7 @@ SimMode parse_sim_mode(const std::string& s) {
   throw std::invalid_argument("unknown simulation mode '" + s + "'; choose block (every thread block) or fast (waves)");
 }
 
-Engine::Engine(const DeviceSpec& device, SimMode mode) : s_(std::make_unique<State>(device, mode)) {}
+Engine::Engine(const DeviceSpec& device, SimMode mode) : s_(std::make_unique<State>(std::make_shared<const DeviceSpec>(device), mode)) {}
 Engine::~Engine() = default;
 
 SimMode Engine::mode() const { return s_->mode; }
@@ -524,17 +926,7 @@ int Engine::start_run(std::shared_ptr<const SimPlan> plan, int pool, DispatchMod
   if (pool < 0 || pool >= static_cast<int>(s_->pools.size()))
     throw std::invalid_argument("partition " + std::to_string(pool) + " does not exist (there are " +
                                 std::to_string(s_->pools.size()) + ")");
-  const int id = s_->next_run++;
-  Run r;
-  r.plan = std::move(plan);
-  r.pool = pool;
-  r.dispatch = dispatch;
-  r.record = record_kernels;
-  r.timing.issue_s = std::max(issue_s, s_->now);
-  s_->schedule_next(r);
-  if (r.plan->kernels.empty()) r.next_ready = r.timing.issue_s;
-  s_->runs.emplace(id, std::move(r));
-  return id;
+  return s_->new_run(std::move(plan), pool, dispatch, issue_s, record_kernels);
 }
 
 double Engine::now() const { return s_->now; }
@@ -550,5 +942,13 @@ RunTiming Engine::take_result(int run) {
 
 bool Engine::idle() const { return s_->runs.empty() && s_->completed.empty(); }
 uint64_t Engine::events() const { return s_->events; }
+
+void Engine::set_replay(bool on) {
+  if (!idle()) throw std::logic_error("the simulated GPU has work in flight; switch replay while idle");
+  s_->replay_on = on;
+}
+bool Engine::replay() const { return s_->replay_on && s_->mode == SimMode::fast; }
+uint64_t Engine::replayed_runs() const { return s_->replayed; }
+uint64_t Engine::materialized_runs() const { return s_->materialized; }
 
 }  // namespace dstack::sim

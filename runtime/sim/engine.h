@@ -77,6 +77,19 @@ class Engine {
   bool idle() const;
   uint64_t events() const;  // loop iterations so far (for benchmarks)
 
+  // Replay (fast mode only; on by default): a run alone in its pool is simulated once per (plan,
+  // pool size, dispatch), in isolation with the same kernel machinery, and its timeline cached. While
+  // the summed DRAM demand of everything running provably stays within the device's bandwidth (the
+  // cached per-kernel peak demands of replayed runs overlaid in time, plus a bound for every
+  // simulated pool), nothing throttles it, so it completes as one event at issue + cached duration.
+  // At the first instant the overlay could exceed the bandwidth, or when another run joins its pool,
+  // it is materialized (its kernel-level state at that instant, re-simulated in isolation) and
+  // simulated event by event from then on. Results equal the replay-off engine within rounding.
+  void set_replay(bool on);
+  bool replay() const;
+  uint64_t replayed_runs() const;      // replays begun: at a run's start, or resumed between kernels
+  uint64_t materialized_runs() const;  // replays that fell back to events before the run completed
+
  private:
   struct State;
   std::unique_ptr<State> s_;

@@ -33,6 +33,10 @@ class SimBackend final : public Backend {
   const DeviceSpec& device() const { return device_; }
   SimMode mode() const { return engine_.mode(); }
   uint64_t events() const { return engine_.events(); }
+  // Replay of cached isolated run timelines (Engine::set_replay; on by default). Only while idle.
+  void set_replay(bool on) { engine_.set_replay(on); }
+  uint64_t replayed_runs() const { return engine_.replayed_runs(); }
+  uint64_t materialized_runs() const { return engine_.materialized_runs(); }
   // The prepared plan a request runs (lowered and cached on first use).
   std::shared_ptr<const SimPlan> plan(const std::string& model, int64_t batch, kernels::Precision precision);
 

@@ -2,6 +2,8 @@
 // bandwidth sharing, launch overheads, in both granularities.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "runtime/sim/bandwidth.h"
 #include "runtime/sim/cost_model.h"
 #include "runtime/sim/engine.h"
@@ -161,6 +163,61 @@ TEST_P(BothModes, GraphDispatchHasLessLaunchOverhead) {
   // than these kernels run).
   const double one = kernel_time(d, GetParam(), make_plan({ks[0]}), 16);
   EXPECT_NEAR(graph, d.timing.graph_launch_us * 1e-6 + 20 * one + 19 * d.timing.graph_kernel_gap_us * 1e-6, 1e-9);
+}
+
+// Replay on and off: memory-bound and compute-bound runs in two pools, staggered so the replayed
+// runs fall back to events mid-kernel, plus a third run joining a pool in flight; every kernel's
+// timing agrees within 1e-9 relative.
+TEST(SimEngine, ReplayMatchesEventsKernelByKernel) {
+  const auto& d = h100();
+  const SimKernel mem = make_kernel(d, KernelShape{.blocks = 5000, .threads = 256, .bytes_per_block = 1e6});
+  const SimKernel cmp = make_kernel(d, compute_kernel(3000));
+  const SimKernel light = make_kernel(d, KernelShape{.blocks = 700, .threads = 128, .flops_per_block = 1e6,
+                                                     .bytes_per_block = 1e4});
+  const auto pa = make_plan({cmp, mem, light, mem, cmp});
+  const auto pb = make_plan({light, cmp, mem, light});
+  auto once = [&](bool replay, uint64_t* replayed, uint64_t* materialized) {
+    Engine e(d, SimMode::fast);
+    e.set_replay(replay);
+    const int a = e.add_pool(sm_range(0, 64));
+    const int b = e.add_pool(sm_range(64, 64));
+    e.start_run(pa, a, DispatchMode::graph, 0.0, true);
+    e.start_run(pb, b, DispatchMode::per_kernel, 37e-6, true);
+    std::map<int, RunTiming> out;
+    bool joined = false;
+    while (auto id = e.run_until()) {
+      out[*id] = e.take_result(*id);
+      if (!joined) {  // another run joins pool b (or a) while the other pool's run is in flight
+        joined = true;
+        e.start_run(pa, *id == 0 ? a : b, DispatchMode::graph, e.now(), true);
+        e.start_run(pb, *id == 0 ? a : b, DispatchMode::graph, e.now() + 11e-6, true);
+      }
+    }
+    *replayed = e.replayed_runs();
+    *materialized = e.materialized_runs();
+    return out;
+  };
+  uint64_t r1 = 0, m1 = 0, r0 = 0, m0 = 0;
+  const auto on = once(true, &r1, &m1), off = once(false, &r0, &m0);
+  EXPECT_GT(r1, 0u);
+  EXPECT_GT(m1, 0u);
+  EXPECT_EQ(r0, 0u);
+  ASSERT_EQ(on.size(), off.size());
+  for (const auto& [id, t] : off) {
+    const RunTiming& u = on.at(id);
+    EXPECT_NEAR(u.start_s, t.start_s, 1e-9 * t.start_s) << id;
+    EXPECT_NEAR(u.end_s, t.end_s, 1e-9 * t.end_s) << id;
+    ASSERT_EQ(u.kernels.size(), t.kernels.size()) << id;
+    for (std::size_t i = 0; i < t.kernels.size(); ++i) {
+      EXPECT_EQ(u.kernels[i].kernel, t.kernels[i].kernel);
+      EXPECT_NEAR(u.kernels[i].start_s, t.kernels[i].start_s, 1e-9 * t.kernels[i].start_s) << id << " " << i;
+      EXPECT_NEAR(u.kernels[i].end_s, t.kernels[i].end_s, 1e-9 * t.kernels[i].end_s) << id << " " << i;
+      EXPECT_EQ(u.kernels[i].waves, t.kernels[i].waves) << id << " " << i;
+    }
+  }
+  Engine busy(d, SimMode::fast);
+  busy.start_run(pa, busy.add_pool(sm_range(0, 8)), DispatchMode::graph, 0.0, false);
+  EXPECT_THROW(busy.set_replay(false), std::logic_error);
 }
 
 TEST(SimEngine, PoolsMustBeDisjoint) {
