@@ -6,15 +6,12 @@
 
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "app/cli_common.h"
 #include "app/commands.h"
-#include "app/model_source.h"
 #include "kernels/precision.h"
-#include "runtime/core/build_info.h"
 #include "runtime/sim/cost_model.h"
 #include "runtime/sim/device_spec.h"
 #include "runtime/sim/profile.h"
@@ -40,46 +37,9 @@ struct SimArgs {
   std::string profile;
 };
 
-std::string commit() {
-  const auto& b = build_info();
-  return b.commit + (b.dirty ? "+dirty" : "");
-}
-
-std::shared_ptr<const sim::CostModel> cost_model(const SimArgs& a) {
-  if (a.kernel_times.empty()) return std::make_shared<sim::RooflineCostModel>();
-  return std::make_shared<sim::CalibratedCostModel>(sim::read_kernel_times_csv(a.kernel_times));
-}
-
-std::vector<int64_t> parse_list(const std::string& text, const std::string& what) {
-  std::vector<int64_t> v;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      std::size_t used = 0;
-      const long long x = std::stoll(item, &used);
-      if (used != item.size() || x < 1) throw std::invalid_argument(item);
-      v.push_back(x);
-    } catch (const std::exception&) {
-      throw std::invalid_argument(fmt::format("{} '{}': expected positive integers separated by commas, e.g. 1,8,32",
-                                              what, text));
-    }
-  }
-  if (v.empty()) throw std::invalid_argument(fmt::format("{} is empty", what));
-  return v;
-}
-
-// Zoo graphs and ONNX files loaded once (shapes only).
-const models::Graph& graph_of(const std::string& spec) {
-  static std::map<std::string, std::unique_ptr<models::Model>> cache;
-  auto& m = cache[spec];
-  if (!m) m = std::make_unique<models::Model>(load_model(spec, /*seed=*/1, /*weights=*/false));
-  return m->graph;
-}
-
 sim::BatchSimulation simulate(const std::string& model, int64_t batch, kernels::Precision p, const sim::DeviceSpec& d,
                               int sms, sim::SimMode mode, DispatchMode dispatch, const sim::CostModel& cost) {
-  return sim::simulate_batch(graph_of(model), model, batch, p, d, sms, mode, dispatch, cost);
+  return sim::simulate_batch(shape_graph(model), model, batch, p, d, sms, mode, dispatch, cost);
 }
 
 void print_run(const sim::BatchSimulation& s, int requested_sms) {
@@ -92,7 +52,7 @@ void print_run(const sim::BatchSimulation& s, int requested_sms) {
              kernels::precision_name(p.precision), sms, d.name, d.full_name, d.file, sim::sim_mode_name(s.mode),
              dispatch_mode_name(s.dispatch));
   fmt::print("latency: {:.3f} ms   cost model: {}; {}; commit {}\n", s.latency_s * 1e3, p.cost_model, p.resource_note,
-             commit());
+             commit_string());
   fmt::print("{:>4}  {:<40} {:>8} {:>5} {:>6} {:<13} {:>6} {:>4} {:>10} {:>10}  {}\n", "#", "kernel", "blocks", "thr",
              "blk/SM", "limit", "waves", "SMs", "start_us", "time_us", "bound");
   for (const auto& kt : s.timing.kernels) {
@@ -127,10 +87,10 @@ void register_run(CLI::App& sim_cmd) {
     const auto dispatch = parse_dispatch_mode(a->dispatch);
     const sim::DeviceSpec d = sim::load_device(a->device);
     const int sms = sim::resolve_partition_sms(d, a->sms == 0 ? d.sm_count : a->sms);
-    const auto cost = cost_model(*a);
+    const auto cost = make_cost_model(a->kernel_times);
     const auto s = simulate(a->model, a->batch, precision, d, sms, mode, dispatch, *cost);
     if (a->json)
-      std::cout << sim::batch_simulation_json(s, commit()).dump(2) << "\n";
+      std::cout << sim::batch_simulation_json(s, commit_string()).dump(2) << "\n";
     else
       print_run(s, a->sms);
   });
@@ -169,7 +129,7 @@ void register_devices(CLI::App& sim_cmd) {
   });
 }
 
-void register_profile(CLI::App& sim_cmd) {
+void register_sim_profile(CLI::App& sim_cmd) {
   auto a = std::make_shared<SimArgs>();
   CLI::App* cmd = sim_cmd.add_subcommand(
       "profile", "Write a simulated latency profile (CSV model,batch,sms,precision,latency_ms) for `sim validate`");
@@ -183,16 +143,14 @@ void register_profile(CLI::App& sim_cmd) {
     const auto mode = sim::parse_sim_mode(a->mode);
     const auto dispatch = parse_dispatch_mode(a->dispatch);
     const sim::DeviceSpec d = sim::load_device(a->device);
-    const auto cost = cost_model(*a);
+    const auto cost = make_cost_model(a->kernel_times);
     std::vector<int64_t> sms_list;
     if (a->sms_list.empty())
       for (int s : d.granularity().partition_sizes) sms_list.push_back(s);
     else
-      sms_list = parse_list(a->sms_list, "--sms");
-    const auto batches = parse_list(a->batches, "--batches");
-    std::vector<std::string> models;
-    std::stringstream ss(a->model);
-    for (std::string m; std::getline(ss, m, ',');) models.push_back(m);
+      sms_list = parse_int_list(a->sms_list, "--sms");
+    const auto batches = parse_int_list(a->batches, "--batches");
+    const std::vector<std::string> models = parse_model_list(a->model);
     std::vector<sim::ProfilePoint> points;
     for (const auto& m : models)
       for (int64_t b : batches)
@@ -208,7 +166,7 @@ void register_profile(CLI::App& sim_cmd) {
         {"simulated: true", fmt::format("device: {} ({})", d.name, d.file),
          fmt::format("mode: {}, dispatch: {}, cost model: {}", sim::sim_mode_name(mode), dispatch_mode_name(dispatch),
                      cost->name()),
-         fmt::format("commit: {}", commit())});
+         fmt::format("commit: {}", commit_string())});
     fmt::print("simulated: wrote {} points to {} ({} on {}, {} mode)\n", points.size(), a->out, a->model, d.name,
                sim::sim_mode_name(mode));
   });
@@ -225,7 +183,7 @@ void register_validate(CLI::App& sim_cmd) {
     const auto mode = sim::parse_sim_mode(a->mode);
     const auto dispatch = parse_dispatch_mode(a->dispatch);
     const sim::DeviceSpec d = sim::load_device(a->device);
-    const auto cost = cost_model(*a);
+    const auto cost = make_cost_model(a->kernel_times);
     const auto points = sim::read_profile_csv(a->profile);
     const auto report = sim::validate_profile(points, [&](const sim::ProfilePoint& p) {
       const int sms = sim::resolve_partition_sms(d, p.sms);
@@ -240,7 +198,7 @@ void register_validate(CLI::App& sim_cmd) {
                         {"relative_error", r.relative_error}});
       std::cout << nlohmann::json{{"simulated", true}, {"device", d.name}, {"device_file", d.file},
                                   {"mode", sim::sim_mode_name(mode)}, {"cost_model", cost->name()},
-                                  {"commit", commit()}, {"profile", a->profile}, {"points", rows},
+                                  {"commit", commit_string()}, {"profile", a->profile}, {"points", rows},
                                   {"median_relative_error", report.median_relative_error},
                                   {"max_relative_error", report.max_relative_error},
                                   {"mean_relative_error", report.mean_relative_error}}
@@ -249,7 +207,7 @@ void register_validate(CLI::App& sim_cmd) {
       return;
     }
     fmt::print("simulated ({} mode) on {} ({}) against {}; commit {}\n", sim::sim_mode_name(mode), d.name, d.file,
-               a->profile, commit());
+               a->profile, commit_string());
     fmt::print("{:<16} {:>6} {:>5} {:>6} {:>12} {:>12} {:>9}\n", "model", "batch", "SMs", "prec", "profile_ms",
                "simulated_ms", "error");
     for (const auto& r : report.rows)
@@ -268,7 +226,7 @@ void register_sim(CLI::App& app) {
   cmd->require_subcommand(1);
   register_run(*cmd);
   register_devices(*cmd);
-  register_profile(*cmd);
+  register_sim_profile(*cmd);
   register_validate(*cmd);
 }
 

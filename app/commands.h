@@ -10,5 +10,8 @@ void register_plan(CLI::App& app);
 void register_infer(CLI::App& app);
 void register_kernels(CLI::App& app);
 void register_sim(CLI::App& app);
+void register_profile(CLI::App& app);
+void register_knee(CLI::App& app);
+void register_batch(CLI::App& app);
 
 }  // namespace dstack::app

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   dstack::app::register_infer(app);
   dstack::app::register_kernels(app);
   dstack::app::register_sim(app);
+  dstack::app::register_profile(app);
+  dstack::app::register_knee(app);
+  dstack::app::register_batch(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
