@@ -12,7 +12,8 @@ all: build
 # Installs what a fresh Debian 12 machine lacks (idempotent: apt skips what is installed). The CUDA
 # toolkit is not a Debian package here; without it dstack builds with the simulator only.
 SETUP_PACKAGES := build-essential cmake git binutils googletest libgtest-dev libbenchmark-dev \
-                  libcli11-dev libfmt-dev nlohmann-json3-dev libonnx-dev libprotobuf-dev
+                  libcli11-dev libfmt-dev nlohmann-json3-dev libonnx-dev libprotobuf-dev libyaml-cpp-dev \
+                  python3-matplotlib
 setup:
 	@missing=$$(for p in $(SETUP_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "setup: all packages present"; else \

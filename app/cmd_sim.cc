@@ -73,7 +73,7 @@ void add_common(CLI::App* cmd, SimArgs& a) {
                   "Measured kernel times (CSV kernel,grid,block,time_us) replacing the roofline (calibration)");
 }
 
-void register_run(CLI::App& sim_cmd) {
+void register_sim_run(CLI::App& sim_cmd) {
   auto a = std::make_shared<SimArgs>();
   CLI::App* cmd = sim_cmd.add_subcommand("run", "Simulated latency of one batch on a partition, kernel by kernel");
   cmd->add_option("model", a->model, "A zoo model (dstack models lists them) or an .onnx file")->required();
@@ -224,7 +224,7 @@ void register_validate(CLI::App& sim_cmd) {
 void register_sim(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("sim", "The simulated GPU: run a batch, list devices, profile, validate");
   cmd->require_subcommand(1);
-  register_run(*cmd);
+  register_sim_run(*cmd);
   register_devices(*cmd);
   register_sim_profile(*cmd);
   register_validate(*cmd);

@@ -13,5 +13,6 @@ void register_sim(CLI::App& app);
 void register_profile(CLI::App& app);
 void register_knee(CLI::App& app);
 void register_batch(CLI::App& app);
+void register_run(CLI::App& app);
 
 }  // namespace dstack::app

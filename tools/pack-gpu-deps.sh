@@ -11,7 +11,8 @@ set -euo pipefail
 out=${1:-.gpu-deps}
 debs="${out}.debs"
 packages=(googletest libcli11-dev libfmt-dev libfmt9 nlohmann-json3-dev libbenchmark-dev libbenchmark1debian
-          libonnx-dev libonnx1 libonnxifi libprotobuf-dev libprotobuf32 libprotobuf-lite32 zlib1g-dev)
+          libonnx-dev libonnx1 libonnxifi libprotobuf-dev libprotobuf32 libprotobuf-lite32 zlib1g-dev
+          libyaml-cpp-dev libyaml-cpp0.7)
 
 rm -rf "$out" "$debs"
 mkdir -p "$out" "$debs"

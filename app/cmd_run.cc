@@ -1,0 +1,113 @@
+// `dstack run CONFIG.yaml`: every policy of an experiment on the same workload (same arrivals, same
+// seed), the comparison table printed and the results, traces and a copy of the config written
+// to the output folder (runtime/serve/experiment_runner.h).
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+
+#include "app/cli_common.h"
+#include "app/commands.h"
+#include "models/zoo.h"
+#include "runtime/sched/registry.h"
+#include "runtime/serve/experiment_runner.h"
+#include "runtime/sim/device_spec.h"
+
+namespace dstack::app {
+namespace {
+
+struct RunArgs {
+  std::string config;
+  std::string backend;
+  std::string policies;
+  double duration = 0;
+  std::string out;
+  std::string mode = "fast";
+};
+
+serve::ConfigChoices choices() {
+  serve::ConfigChoices c;
+  for (const auto& e : models::zoo()) c.models.push_back(e.name);
+  c.policies = sched::policy_names();
+  c.devices = sim::shipped_device_names();
+  return c;
+}
+
+std::string cell(const std::optional<double>& v, const char* fmt_spec, double scale = 1) {
+  return v ? fmt::format(fmt::runtime(fmt_spec), *v * scale) : std::string("-");
+}
+
+void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfig& c, const std::string& out) {
+  fmt::print("simulated: {} on {} ({} models, {} s, warm-up {} s, seed {}), {} mode; commit {}\n", c.name,
+             e.provenance["device"].get<std::string>(), c.models.size(), c.duration_s, c.warmup_s, c.seed,
+             e.provenance["sim_mode"].get<std::string>(), e.provenance["commit"].get<std::string>());
+  const serve::PolicyOutcome* temporal = nullptr;
+  for (const auto& p : e.policies)
+    if (p.policy == "temporal") temporal = &p;
+  fmt::print("{:<10} {:>11} {:>9} {:>10} {:>8} {:>8} {:>9} {:>6} {:>9} {:>9}\n", "policy", "thr_req/s", "vs_temp",
+             "good_req/s", "SM_util", "SLO_att", "p99_ms", "Jain", "rejected", "wall_s");
+  for (const auto& p : e.policies) {
+    const auto& a = p.metrics.all;
+    const std::string ratio = temporal && temporal->metrics.all.throughput_rps > 0
+                                  ? fmt::format("{:.2f}x", a.throughput_rps / temporal->metrics.all.throughput_rps)
+                                  : "-";
+    fmt::print("{:<10} {:>11.1f} {:>9} {:>10.1f} {:>7.1f}% {:>8} {:>9} {:>6} {:>9} {:>9.2f}\n", p.policy,
+               a.throughput_rps, ratio, a.goodput_rps, 100 * p.metrics.sm_utilization,
+               cell(a.slo_attainment, "{:.1f}%", 100), cell(a.p99_ms, "{:.2f}"), cell(p.metrics.jain_fairness, "{:.3f}"),
+               a.rejected, p.wall_s);
+  }
+  fmt::print("throughput counts served + late requests, goodput those within their SLO; SM_util: SM-time of "
+             "partitions with a run in flight over all SMs; wall_s: host seconds the simulation took\n");
+  fmt::print("per model: {}/<policy>/metrics.csv; comparison: {}/comparison.csv; traces: {}/<policy>/trace.json\n",
+             out, out, out);
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Run an experiment: every policy on the same workload, compared");
+  cmd->add_option("config", a->config, "Experiment YAML (runtime/serve/README.md)")->required();
+  cmd->add_option("--backend", a->backend, "Override the config's backend: sim or gpu");
+  cmd->add_option("--policies", a->policies, "Override the config's policies, e.g. dstack,temporal");
+  cmd->add_option("--duration", a->duration, "Override the config's duration, seconds")->check(CLI::PositiveNumber);
+  cmd->add_option("-o,--out", a->out, "Output folder (default: out/<experiment name>)");
+  cmd->add_option("--mode", a->mode, "Simulator granularity: fast or block")->default_str("fast");
+  cmd->callback([a] {
+    serve::ExperimentConfig c = serve::load_experiment_config(a->config, choices());
+    if (!a->backend.empty()) {
+      if (a->backend != "sim" && a->backend != "gpu")
+        throw std::invalid_argument("--backend '" + a->backend + "': choose sim or gpu");
+      c.backend = a->backend == "gpu" ? serve::ServeBackend::Gpu : serve::ServeBackend::Sim;
+    }
+    if (!a->policies.empty()) {
+      c.policies.clear();
+      for (const auto& p : parse_model_list(a->policies)) {
+        sched::make_policy(p);  // an unknown name fails here, listing the registered ones
+        c.policies.push_back(p);
+      }
+    }
+    if (a->duration > 0) {
+      if (a->duration <= c.warmup_s)
+        throw std::invalid_argument(fmt::format("--duration {} s must exceed the warm-up of {} s", a->duration,
+                                                c.warmup_s));
+      c.duration_s = a->duration;
+    }
+    const std::string out = a->out.empty() ? "out/" + c.name : a->out;
+    serve::RunOptions o;
+    o.out_dir = out;
+    o.mode = sim::parse_sim_mode(a->mode);
+    o.commit = commit_string();
+    o.load_graph = [](const std::string& spec) {
+      return std::shared_ptr<const models::Graph>(&shape_graph(spec), [](const models::Graph*) {});
+    };
+    auto bar = std::make_shared<Progress>("run " + c.name);
+    o.on_policy = [bar](const std::string&, std::size_t i, std::size_t n) { bar->update(i, n); };
+    const serve::ExperimentOutcome e = serve::run_experiment(c, o);
+    bar->update(c.policies.size(), c.policies.size());
+    bar.reset();
+    print_table(e, c, out);
+  });
+}
+
+}  // namespace dstack::app

@@ -1,0 +1,100 @@
+// Clipper's adaptive batching (../shared/PAPER.md, "Baselines"): AIMD batch size per model.
+//
+// Rules:
+//  - the layout is the whole GPU ({sm_count}); every model dispatches to partition 0, so the models
+//    run concurrently over all SMs with no SM limits;
+//  - each model has a batch cap, starting at start_batch (1); after each of its batches completes
+//    the cap grows by `increase` (+1) when the batch met its SLO and becomes
+//    max(1, floor(cap·decrease)) (×0.9) when it missed; it never exceeds max_batch;
+//  - a free model with requests dispatches at once, taking up to its cap of its oldest requests
+//    (no delayed batching);
+//  - our interpretation of "met its SLO": by default (signal "requests") a batch missed when any of
+//    its requests finished after its deadline (Completion.slo_misses > 0: queueing included); with
+//    signal "batch_latency" it missed when the batch's own execution (finished − started) exceeded
+//    the SLO, closer to Clipper's paper, which measures the batch's processing latency;
+//  - requests are never dropped by default, so late requests still run.
+// Options (ctx.options): start_batch (1), increase (1), decrease (0.9), max_batch (64),
+// signal ("requests" | "batch_latency"), drop_expired (false: when true, requests already past
+// their deadline are dropped, counted as rejected).
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/sched/policy.h"
+
+namespace dstack::sched {
+namespace {
+
+struct Options {
+  int64_t start_batch = 1;
+  int64_t increase = 1;
+  double decrease = 0.9;
+  int64_t max_batch = 64;
+  bool batch_latency_signal = false;
+  bool drop_expired = false;
+};
+
+Options read_options(const nlohmann::json& j) {
+  Options o;
+  o.max_batch = std::max<int64_t>(1, j.value("max_batch", o.max_batch));
+  o.start_batch = std::clamp<int64_t>(j.value("start_batch", o.start_batch), 1, o.max_batch);
+  o.increase = std::max<int64_t>(0, j.value("increase", o.increase));
+  o.decrease = std::clamp(j.value("decrease", o.decrease), 0.0, 1.0);
+  const std::string signal = j.value("signal", std::string("requests"));
+  if (signal != "requests" && signal != "batch_latency")
+    throw std::invalid_argument("clipper: unknown signal '" + signal + "'; choose requests or batch_latency");
+  o.batch_latency_signal = signal == "batch_latency";
+  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  return o;
+}
+
+// One AIMD step of the cap.
+int64_t aimd_step(int64_t cap, bool missed, const Options& o) {
+  if (missed) return std::max<int64_t>(1, static_cast<int64_t>(std::floor(static_cast<double>(cap) * o.decrease + 1e-9)));
+  return std::min(o.max_batch, cap + o.increase);
+}
+
+class ClipperPolicy final : public Policy {
+ public:
+  PartitionLayout start(const PolicyContext& ctx) override {
+    ctx_ = &ctx;
+    o_ = read_options(ctx.options);
+    cap_.assign(ctx.models.size(), o_.start_batch);
+    return {{ctx.oracle->sm_count()}};
+  }
+
+  void on_completion(const Completion& c) override {
+    const auto m = static_cast<std::size_t>(c.model);
+    const bool missed = o_.batch_latency_signal ? c.finished_s - c.started_s > ctx_->models[m].slo_s
+                                                : c.slo_misses > 0;
+    cap_[m] = aimd_step(cap_[m], missed, o_);
+  }
+
+  Decision decide(const View& v) override {
+    Decision d;
+    if (v.layout_pending) return d;
+    for (std::size_t m = 0; m < v.models.size(); ++m) {
+      const QueueState& q = v.models[m];
+      int64_t queued = q.queued;
+      if (o_.drop_expired && q.expired > 0) {
+        d.drops.emplace_back(static_cast<int>(m), q.expired);
+        queued -= q.expired;
+      }
+      if (queued <= 0 || q.in_flight) continue;
+      d.dispatches.push_back({static_cast<int>(m), std::min(queued, cap_[m]), 0});
+    }
+    return d;
+  }
+
+ private:
+  const PolicyContext* ctx_ = nullptr;
+  Options o_;
+  std::vector<int64_t> cap_;
+};
+
+}  // namespace
+
+std::unique_ptr<Policy> make_clipper_policy() { return std::make_unique<ClipperPolicy>(); }
+
+}  // namespace dstack::sched

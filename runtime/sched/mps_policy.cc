@@ -1,0 +1,80 @@
+// Plain MPS-style sharing (../shared/PAPER.md, "Baselines"): all models concurrent, fixed batch,
+// no limits.
+//
+// Rules:
+//  - the layout is the whole GPU ({sm_count}); every model dispatches to partition 0, so the models
+//    run concurrently over all SMs with no SM limits (what MPS without an active-thread percentage
+//    gives);
+//  - every model uses the same fixed batch (option batch);
+//  - a free model dispatches when its queue holds a full batch, or when its oldest request has
+//    waited wait_fraction·SLO (our interpretation: a timeout of a quarter of the SLO, so that a
+//    model whose rate never fills the batch is still served; then it takes what is queued, up to
+//    the batch); otherwise the policy asks to be woken when the oldest request's wait runs out;
+//  - requests are never dropped by default, so late requests still run.
+// Options (ctx.options): batch (8), wait_fraction (0.25), drop_expired (false: when true, requests
+// already past their deadline are dropped, counted as rejected).
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "runtime/sched/policy.h"
+
+namespace dstack::sched {
+namespace {
+
+struct Options {
+  int64_t batch = 8;
+  double wait_fraction = 0.25;
+  bool drop_expired = false;
+};
+
+Options read_options(const nlohmann::json& j) {
+  Options o;
+  o.batch = std::max<int64_t>(1, j.value("batch", o.batch));
+  o.wait_fraction = std::max(0.0, j.value("wait_fraction", o.wait_fraction));
+  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  return o;
+}
+
+// Slack for comparing the clock with a wake-up time computed from it.
+constexpr double kEps = 1e-9;
+
+class MpsPolicy final : public Policy {
+ public:
+  PartitionLayout start(const PolicyContext& ctx) override {
+    ctx_ = &ctx;
+    o_ = read_options(ctx.options);
+    return {{ctx.oracle->sm_count()}};
+  }
+
+  Decision decide(const View& v) override {
+    Decision d;
+    if (v.layout_pending) return d;
+    for (std::size_t m = 0; m < v.models.size(); ++m) {
+      const QueueState& q = v.models[m];
+      int64_t queued = q.queued;
+      if (o_.drop_expired && q.expired > 0) {
+        d.drops.emplace_back(static_cast<int>(m), q.expired);
+        queued -= q.expired;
+      }
+      if (queued <= 0 || q.in_flight) continue;
+      const double due = q.oldest_arrival_s + o_.wait_fraction * ctx_->models[m].slo_s;
+      if (queued >= o_.batch || v.now_s + kEps >= due) {
+        d.dispatches.push_back({static_cast<int>(m), std::min(queued, o_.batch), 0});
+      } else {
+        d.wake_at_s = std::min(d.wake_at_s.value_or(INFINITY), due);
+      }
+    }
+    return d;
+  }
+
+ private:
+  const PolicyContext* ctx_ = nullptr;
+  Options o_;
+};
+
+}  // namespace
+
+std::unique_ptr<Policy> make_mps_policy() { return std::make_unique<MpsPolicy>(); }
+
+}  // namespace dstack::sched

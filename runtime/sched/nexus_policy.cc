@@ -1,0 +1,222 @@
+// Nexus's squishy bin packing on one GPU (../shared/PAPER.md, "Baselines"): a duty cycle, batches
+// fit to it, the models time-shared on the whole GPU.
+//
+// Rules:
+//  - the layout is the whole GPU ({sm_count}); one run at a time;
+//  - a duty cycle D (default min_i SLO_i / 2); each model's batch b_i = ceil(rate_i·D) (at least 1),
+//    capped by the largest batch with D + T_i(b_i, all) <= SLO_i (a request waits at most a duty
+//    cycle, then runs; batch 1 when even it misses) and by max_batch;
+//  - one GPU only (Nexus would add GPUs): when the runs of one cycle do not fit, sum_i T_i(b_i, all)
+//    > D, our interpretation is to shrink the batches in proportion to their fitted sizes (every
+//    model keeps about the same fraction of its rate, so the largest batches lose the most): one
+//    request at a time from the batch with the largest fraction of its fitted size left (ties: the
+//    larger batch, the longer run, the lower index), until they fit or every batch is 1; the
+//    requests the smaller batches cannot carry expire (overload). (Shrinking the largest batch
+//    first, literally, starves the cheap high-rate models: mobilenet's batch of 42 falls to 7
+//    while saving little time.)
+//  - each duty cycle visits the models in a fixed order (model index); a model with requests runs
+//    one batch of up to b_i of its oldest requests, a model without is skipped. A cycle starts D
+//    after the previous one started (the GPU idles until then: batches gather a cycle's arrivals),
+//    or at once when the previous one ran over; option work_conserving starts the next cycle as
+//    soon as the previous one ends;
+//  - rates start at the configured ones and are re-estimated online (EWMA over epochs, like
+//    dstack_policy.cc); the batches are refit each epoch (option adapt_rates = false keeps the
+//    configured rates);
+//  - Nexus drops requests that would miss their deadline (early drop): requests already past their
+//    deadline are dropped before each decision, and when a model's batch is dispatched, the oldest
+//    queued requests that would finish late in it (arrival + SLO < now + T_i(batch, all)) are
+//    dropped first, so that the batch carries requests that can still make it. All drops count as
+//    rejected. The View gives only the oldest arrival, so the policy mirrors each queue's arrival
+//    times from on_arrival, trimmed to the loop's queue length (exact unless the loop turned
+//    arrivals away with a full queue, which early drop keeps from happening at ordinary sizes).
+// Options (ctx.options): duty_cycle_ms (0 = min SLO / 2), max_batch (64), work_conserving (false),
+// adapt_rates (true), epoch_s (0.5), ewma (0.5), drop_expired (true: drop expired requests),
+// early_drop (true: also drop those that would finish late in the batch being dispatched).
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include "runtime/sched/policy.h"
+
+namespace dstack::sched {
+namespace {
+
+struct Options {
+  double duty_cycle_ms = 0;
+  int64_t max_batch = 64;
+  bool work_conserving = false;
+  bool adapt_rates = true;
+  double epoch_s = 0.5;
+  double ewma = 0.5;
+  bool drop_expired = true;
+  bool early_drop = true;
+};
+
+Options read_options(const nlohmann::json& j) {
+  Options o;
+  o.duty_cycle_ms = j.value("duty_cycle_ms", o.duty_cycle_ms);
+  o.max_batch = std::max<int64_t>(1, j.value("max_batch", o.max_batch));
+  o.work_conserving = j.value("work_conserving", o.work_conserving);
+  o.adapt_rates = j.value("adapt_rates", o.adapt_rates);
+  o.epoch_s = j.value("epoch_s", o.epoch_s);
+  o.ewma = j.value("ewma", o.ewma);
+  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  o.early_drop = j.value("early_drop", o.early_drop);
+  return o;
+}
+
+// Relative slack when comparing times computed in floating point (a run that exactly fills the
+// cycle fits).
+constexpr double kTol = 1e-9;
+
+class NexusPolicy final : public Policy {
+ public:
+  PartitionLayout start(const PolicyContext& ctx) override {
+    ctx_ = &ctx;
+    o_ = read_options(ctx.options);
+    const std::size_t n = ctx.models.size();
+    duty_s_ = o_.duty_cycle_ms * 1e-3;
+    if (!(duty_s_ > 0)) {
+      duty_s_ = INFINITY;
+      for (const auto& m : ctx.models) duty_s_ = std::min(duty_s_, m.slo_s / 2);
+    }
+    rate_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) rate_[i] = ctx.models[i].rate_rps;
+    counts_.assign(n, 0);
+    arrivals_.assign(n, {});
+    fit();
+    next_ = n;  // no cycle yet: the first starts at the first decision
+    return {{ctx.oracle->sm_count()}};
+  }
+
+  void on_arrival(int model, double t) override {
+    ++counts_[static_cast<std::size_t>(model)];
+    arrivals_[static_cast<std::size_t>(model)].push_back(t);
+  }
+
+  Decision decide(const View& v) override {
+    Decision d;
+    if (epoch_end_ == 0) epoch_end_ = v.now_s + o_.epoch_s;
+    if (v.now_s >= epoch_end_) {
+      const double span = v.now_s - (epoch_end_ - o_.epoch_s);
+      for (std::size_t i = 0; i < rate_.size(); ++i) {
+        rate_[i] = o_.ewma * static_cast<double>(counts_[i]) / std::max(span, 1e-9) + (1 - o_.ewma) * rate_[i];
+        counts_[i] = 0;
+      }
+      if (o_.adapt_rates) fit();
+      epoch_end_ = v.now_s + o_.epoch_s;
+    }
+    d.wake_at_s = epoch_end_;
+    const std::size_t n = v.models.size();
+    std::vector<int64_t> queued(n);
+    for (std::size_t m = 0; m < n; ++m) {
+      auto& mirror = arrivals_[m];  // the loop took or dropped the oldest: trim to its queue
+      while (static_cast<int64_t>(mirror.size()) > v.models[m].queued) mirror.pop_front();
+      queued[m] = v.models[m].queued;
+      if (o_.drop_expired && v.models[m].expired > 0) {
+        d.drops.emplace_back(static_cast<int>(m), v.models[m].expired);
+        queued[m] -= v.models[m].expired;
+      }
+    }
+    if (v.layout_pending) return d;
+    for (std::size_t m = 0; m < n; ++m)
+      if (v.models[m].in_flight) return d;  // time-shared: one run at a time
+    while (true) {
+      for (; next_ < n; ++next_) {
+        if (o_.early_drop && queued[next_] > 0) {
+          const int64_t k = would_miss(next_, queued[next_], v.now_s);
+          if (k > 0) {
+            d.drops.emplace_back(static_cast<int>(next_), k);
+            queued[next_] -= k;
+          }
+        }
+        if (queued[next_] > 0) break;
+      }
+      if (next_ < n) {
+        d.dispatches.push_back({static_cast<int>(next_), std::min(queued[next_], batch_[next_]), 0});
+        ++next_;
+        return d;
+      }
+      // The cycle is over: the next one starts D after this one started (or now, if later).
+      const double next_start = o_.work_conserving || !started_ ? v.now_s : cycle_start_ + duty_s_;
+      if (next_start > v.now_s) {
+        d.wake_at_s = std::min(*d.wake_at_s, next_start);
+        return d;
+      }
+      bool any = false;
+      for (std::size_t m = 0; m < n; ++m) any = any || queued[m] > 0;
+      if (!any) return d;  // nothing to run: the next cycle starts with the next request
+      cycle_start_ = v.now_s;
+      started_ = true;
+      next_ = 0;
+    }
+  }
+
+ private:
+  // How many of model m's `live` oldest unexpired queued requests would finish after their
+  // deadline in a batch dispatched now.
+  int64_t would_miss(std::size_t m, int64_t live, double now) const {
+    const auto& mirror = arrivals_[m];
+    if (static_cast<int64_t>(mirror.size()) < live) return 0;  // out of step: drop nothing
+    const double t = ctx_->oracle->latency_s(static_cast<int>(m), std::min(live, batch_[m]), ctx_->oracle->sm_count());
+    const double slo = ctx_->models[m].slo_s;
+    int64_t k = 0;
+    for (std::size_t j = mirror.size() - static_cast<std::size_t>(live); j < mirror.size(); ++j, ++k)
+      if (!(mirror[j] + slo < now + t)) break;
+    return k;
+  }
+
+  void fit() {
+    const std::size_t n = rate_.size();
+    const auto& oracle = *ctx_->oracle;
+    const int all = oracle.sm_count();
+    batch_.assign(n, 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      int64_t b = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rate_[i] * duty_s_ - 1e-9)));
+      b = std::min(b, o_.max_batch);
+      while (b > 1 && duty_s_ + oracle.latency_s(static_cast<int>(i), b, all) > ctx_->models[i].slo_s * (1 + kTol)) --b;
+      batch_[i] = b;
+    }
+    auto run_time = [&](std::size_t i) { return oracle.latency_s(static_cast<int>(i), batch_[i], all); };
+    auto cycle_time = [&] {
+      double total = 0;
+      for (std::size_t i = 0; i < n; ++i) total += run_time(i);
+      return total;
+    };
+    const std::vector<int64_t> want = batch_;
+    while (cycle_time() > duty_s_ * (1 + kTol)) {
+      // The batch with the largest fraction of its fitted size left loses a request.
+      std::size_t pick = n;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (batch_[i] <= 1) continue;
+        if (pick == n) {
+          pick = i;
+          continue;
+        }
+        const int64_t a = batch_[i] * want[pick], z = batch_[pick] * want[i];  // ratios, cross-multiplied
+        if (a > z || (a == z && (batch_[i] > batch_[pick] || (batch_[i] == batch_[pick] && run_time(i) > run_time(pick)))))
+          pick = i;
+      }
+      if (pick == n) break;
+      --batch_[pick];
+    }
+  }
+
+  const PolicyContext* ctx_ = nullptr;
+  Options o_;
+  double duty_s_ = 0;
+  std::vector<double> rate_;
+  std::vector<int64_t> counts_;
+  std::vector<std::deque<double>> arrivals_;  // per model: arrival times of its queued requests
+  std::vector<int64_t> batch_;
+  double epoch_end_ = 0;
+  std::size_t next_ = 0;      // the next model of the current cycle (n: the cycle is over)
+  double cycle_start_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Policy> make_nexus_policy() { return std::make_unique<NexusPolicy>(); }
+
+}  // namespace dstack::sched

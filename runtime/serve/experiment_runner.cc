@@ -1,0 +1,167 @@
+#include "runtime/serve/experiment_runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+#include "runtime/sched/oracle.h"
+#include "runtime/sched/registry.h"
+#include "runtime/serve/perfetto_trace.h"
+#include "runtime/serve/serve_loop.h"
+#include "runtime/sim/sim_backend.h"
+
+namespace dstack::serve {
+namespace fs = std::filesystem;
+namespace {
+
+std::ofstream open_out(const fs::path& file) {
+  fs::create_directories(file.parent_path());
+  std::ofstream out(file);
+  if (!out) throw std::runtime_error("cannot write " + file.string());
+  return out;
+}
+
+// The configured mean rate of a model over [from, to): the spec's integral for rate-driven kinds,
+// the generated arrivals for traces.
+double offered_rps(const ModelConfig& m, const std::vector<double>& arrivals, double from, double to) {
+  if (m.workload.kind == ArrivalKind::Trace || m.workload.kind == ArrivalKind::Azure) {
+    const auto n = std::count_if(arrivals.begin(), arrivals.end(), [&](double t) { return t >= from && t < to; });
+    return static_cast<double>(n) / (to - from);
+  }
+  return expected_arrivals(m.workload, from, to) / (to - from);
+}
+
+void write_requests_csv(std::ostream& out, const ServeResult& r, const ExperimentConfig& c) {
+  out << "model,arrival_s,dispatched_s,finished_s,batch,outcome,reason\n";
+  for (const auto& q : r.requests)
+    out << fmt::format("{},{:.9f},{:.9f},{:.9f},{},{},{}\n", c.models[static_cast<std::size_t>(q.model)].name,
+                       q.arrival_s, q.dispatched_s, q.finished_s, q.batch, outcome_name(q.outcome),
+                       reject_reason_name(q.reason));
+}
+
+void write_runs_csv(std::ostream& out, const ServeResult& r, const ExperimentConfig& c) {
+  out << "model,batch,layout,partition,first_sm,sms,submitted_s,started_s,finished_s\n";
+  for (const auto& x : r.runs)
+    out << fmt::format("{},{},{},{},{},{},{:.9f},{:.9f},{:.9f}\n", c.models[static_cast<std::size_t>(x.model)].name,
+                       x.batch, x.layout, x.partition, x.first_sm, x.partition_sms, x.submitted_s, x.started_s,
+                       x.finished_s);
+}
+
+}  // namespace
+
+ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o) {
+  if (c.backend == ServeBackend::Gpu)
+    throw std::invalid_argument("backend gpu: serving on the GPU is not wired in yet (the CUDA backend runs "
+                                "profiles and single inferences); run with --backend sim");
+  const sim::DeviceSpec device = sim::load_device(c.device);
+  std::vector<std::shared_ptr<const models::Graph>> graphs;
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> arrivals;
+  for (const auto& m : c.models) {
+    graphs.push_back(o.load_graph(m.model));
+    names.push_back(m.name);
+    arrivals.push_back(generate_arrivals(m.workload, c.duration_s, model_seed(c.seed, m.name)));
+  }
+  const sched::ParallelismOracle oracle(device, graphs, names, c.precision);
+  sched::PolicyContext ctx;
+  ctx.oracle = &oracle;
+  ctx.precision = c.precision;
+  double max_slo = 0;
+  std::vector<ModelLoad> loads;
+  for (std::size_t i = 0; i < c.models.size(); ++i) {
+    const auto& m = c.models[i];
+    const double rate = offered_rps(m, arrivals[i], 0, c.duration_s);
+    ctx.models.push_back({m.name, m.slo_ms * 1e-3, rate, m.priority == Priority::High,
+                          static_cast<int64_t>(m.max_queue)});
+    loads.push_back({m.name, m.slo_ms, offered_rps(m, arrivals[i], c.warmup_s, c.duration_s)});
+    max_slo = std::max(max_slo, m.slo_ms * 1e-3);
+  }
+
+  ExperimentOutcome out;
+  out.provenance = {{"simulated", true},
+                    {"backend", "sim"},
+                    {"device", device.name},
+                    {"device_file", device.file},
+                    {"sim_mode", sim::sim_mode_name(o.mode)},
+                    {"commit", o.commit},
+                    {"config", c.file.string()},
+                    {"experiment", c.name},
+                    {"seed", c.seed}};
+  for (std::size_t k = 0; k < c.policies.size(); ++k) {
+    const std::string& name = c.policies[k];
+    if (o.on_policy) o.on_policy(name, k, c.policies.size());
+    sim::SimBackend backend(device, o.mode);
+    for (std::size_t i = 0; i < graphs.size(); ++i) backend.add_model(names[i], graphs[i]);
+    ctx.options = c.policy_options.contains(name) ? c.policy_options[name] : nlohmann::json::object();
+    auto policy = sched::make_policy(name);
+    const auto t0 = std::chrono::steady_clock::now();
+    const ServeResult r = serve(backend, *policy, ctx, arrivals, {c.duration_s, max_slo, name});
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    PolicyOutcome po;
+    po.policy = name;
+    po.metrics = compute_metrics(r.requests, loads, {c.warmup_s, c.duration_s},
+                                 busy_sm_seconds(r, c.warmup_s, c.duration_s), device.sm_count);
+    po.runs = r.runs.size();
+    po.layouts = r.layouts.size();
+    po.wall_s = wall;
+    nlohmann::json prov = out.provenance;
+    prov["policy"] = name;
+    prov["policy_options"] = ctx.options;
+    const fs::path dir = o.out_dir / name;
+    {
+      auto f = open_out(dir / "metrics.csv");
+      write_metrics_csv(f, po.metrics);
+    }
+    open_out(dir / "metrics.json") << metrics_to_json(po.metrics, prov).dump(2) << "\n";
+    {
+      auto f = open_out(dir / "requests.csv");
+      write_requests_csv(f, r, c);
+    }
+    {
+      auto f = open_out(dir / "runs.csv");
+      write_runs_csv(f, r, c);
+    }
+    ServeTrace trace(fmt::format("{} ({} SMs), simulated, policy {}", device.name, device.sm_count, name));
+    for (const auto& x : r.runs)
+      trace.add_slice({x.partition, x.first_sm, x.partition_sms, names[static_cast<std::size_t>(x.model)], x.batch,
+                       x.started_s, x.finished_s});
+    auto f = open_out(dir / "trace.json");
+    trace.write(f, prov);
+    out.policies.push_back(std::move(po));
+  }
+  open_out(o.out_dir / "config.json") << to_json(c).dump(2) << "\n";
+  fs::copy_file(c.file, o.out_dir / "config.yaml", fs::copy_options::overwrite_existing);
+  {
+    auto f = open_out(o.out_dir / "comparison.csv");
+    write_comparison_csv(f, out);
+  }
+  nlohmann::json cmp = {{"provenance", out.provenance}, {"policies", nlohmann::json::array()}};
+  for (const auto& p : out.policies) cmp["policies"].push_back(metrics_to_json(p.metrics, {{"policy", p.policy}}));
+  open_out(o.out_dir / "comparison.json") << cmp.dump(2) << "\n";
+  return out;
+}
+
+void write_comparison_csv(std::ostream& out, const ExperimentOutcome& e) {
+  const PolicyOutcome* temporal = nullptr;
+  for (const auto& p : e.policies)
+    if (p.policy == "temporal") temporal = &p;
+  auto opt = [](const std::optional<double>& v, double scale = 1) {
+    return v ? fmt::format("{:.6g}", *v * scale) : std::string();
+  };
+  out << "policy,throughput_rps,throughput_vs_temporal,goodput_rps,sm_utilization,slo_attainment,p99_ms,"
+         "jain_fairness,rejected,late\n";
+  for (const auto& p : e.policies) {
+    const auto& a = p.metrics.all;
+    const std::string ratio = temporal && temporal->metrics.all.throughput_rps > 0
+                                  ? fmt::format("{:.4f}", a.throughput_rps / temporal->metrics.all.throughput_rps)
+                                  : std::string();
+    out << fmt::format("{},{:.6g},{},{:.6g},{:.6g},{},{},{},{},{}\n", p.policy, a.throughput_rps, ratio,
+                       a.goodput_rps, p.metrics.sm_utilization, opt(a.slo_attainment), opt(a.p99_ms),
+                       opt(p.metrics.jain_fairness), a.rejected, a.late);
+  }
+}
+
+}  // namespace dstack::serve

@@ -1,0 +1,51 @@
+#pragma once
+// One experiment, every policy on the same workload: the arrivals are generated once from the
+// config's seed and replayed for each policy on a fresh backend; each policy's metrics, requests,
+// runs and Perfetto trace are written under OUT/<policy>/, and the comparison under OUT/. What
+// `dstack run` and `make demo` call. CPU only (the simulated backend; the CUDA backend is not wired
+// into serving yet).
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "models/graph.h"
+#include "runtime/serve/experiment_config.h"
+#include "runtime/serve/metrics.h"
+#include "runtime/sim/engine.h"
+
+namespace dstack::serve {
+
+struct RunOptions {
+  std::filesystem::path out_dir;
+  sim::SimMode mode = sim::SimMode::fast;
+  std::string commit;
+  // A shape-only graph for a config's `model` (a zoo name or an .onnx path).
+  std::function<std::shared_ptr<const models::Graph>(const std::string&)> load_graph;
+  // Called as each policy starts and ends (for a progress line).
+  std::function<void(const std::string& policy, std::size_t index, std::size_t total)> on_policy;
+};
+
+struct PolicyOutcome {
+  std::string policy;
+  ServeMetrics metrics;
+  std::size_t runs = 0;
+  std::size_t layouts = 0;
+  double wall_s = 0;  // host time the simulation took (not a result; reported for the speed of runs)
+};
+
+struct ExperimentOutcome {
+  std::vector<PolicyOutcome> policies;
+  nlohmann::json provenance;
+};
+
+// Throws std::invalid_argument for a config this build cannot run (e.g. backend gpu).
+ExperimentOutcome run_experiment(const ExperimentConfig& config, const RunOptions& options);
+
+// The comparison table as CSV: one row per policy with throughput, its ratio to `temporal` (empty
+// when temporal did not run), goodput, SM utilization, SLO attainment, p99 and Jain's index.
+void write_comparison_csv(std::ostream& out, const ExperimentOutcome& outcome);
+
+}  // namespace dstack::serve

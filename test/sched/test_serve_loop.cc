@@ -1,0 +1,139 @@
+// The serving loop's own rules, with scripted policies: broken decisions are refused naming the
+// policy; full queues, drops and the end of the run reject requests with a reason; a new layout
+// waits for the runs in flight.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "models/zoo.h"
+#include "runtime/serve/serve_loop.h"
+#include "runtime/sim/sim_backend.h"
+
+namespace dstack::serve {
+namespace {
+
+struct Scripted final : sched::Policy {
+  PartitionLayout first{{132}};
+  std::function<sched::Decision(const sched::View&)> script;
+  PartitionLayout start(const sched::PolicyContext&) override { return first; }
+  sched::Decision decide(const sched::View& v) override { return script(v); }
+};
+
+struct OneModel {
+  sim::DeviceSpec device = sim::load_device("h100_sxm");
+  sim::SimBackend backend{device, sim::SimMode::fast};
+  sched::PolicyContext ctx;
+  OneModel(int64_t max_queue = 4096) {
+    backend.add_model("alexnet", std::make_shared<const models::Graph>(
+                                     models::build_zoo_model("alexnet", models::BuildOptions{.weights = false}).graph));
+    ctx.models.push_back({"alexnet", 0.050, 100, false, max_queue});
+  }
+  ServeResult run(Scripted& p, std::vector<double> arrivals, double duration = 0.1) {
+    return serve(backend, p, ctx, {std::move(arrivals)}, {duration, 0.05, "scripted"});
+  }
+};
+
+void expect_refused(Scripted& p, const std::string& what) {
+  OneModel s;
+  try {
+    s.run(p, {0.0, 0.0, 0.001});
+    FAIL() << "a broken decision must be refused";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("policy 'scripted'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+TEST(ServeLoop, RefusesABatchLargerThanTheQueue) {
+  Scripted p;
+  p.script = [](const sched::View& v) {
+    sched::Decision d;
+    if (v.models[0].queued > 0) d.dispatches.push_back({0, v.models[0].queued + 1, 0});
+    return d;
+  };
+  expect_refused(p, "dispatched a batch of 3 of alexnet with 2 queued");
+}
+
+TEST(ServeLoop, RefusesABusyModel) {
+  Scripted p;
+  p.script = [](const sched::View& v) {
+    sched::Decision d;
+    if (v.models[0].queued > 0) d.dispatches.push_back({0, 1, 0});
+    if (v.models[0].queued > 1) d.dispatches.push_back({0, 1, 0});
+    return d;
+  };
+  expect_refused(p, "dispatched alexnet while its previous batch runs");
+}
+
+TEST(ServeLoop, RefusesAMissingPartition) {
+  Scripted p;
+  p.script = [](const sched::View& v) {
+    sched::Decision d;
+    if (v.models[0].queued > 0) d.dispatches.push_back({0, 1, 3});
+    return d;
+  };
+  expect_refused(p, "to partition 3 of a layout with 1");
+}
+
+TEST(ServeLoop, FullQueueAndEndOfRunRejectWithReasons) {
+  OneModel s(/*max_queue=*/2);
+  Scripted idle;
+  idle.script = [](const sched::View&) { return sched::Decision{}; };
+  const ServeResult r = s.run(idle, std::vector<double>(10, 0.01));
+  ASSERT_EQ(r.requests.size(), 10u);
+  int full = 0, unserved = 0;
+  for (const auto& q : r.requests) {
+    EXPECT_EQ(q.outcome, Outcome::rejected);
+    full += q.reason == RejectReason::queue_full;
+    unserved += q.reason == RejectReason::unserved;
+  }
+  EXPECT_EQ(full, 8);
+  EXPECT_EQ(unserved, 2);
+}
+
+TEST(ServeLoop, DropsAreRejectionsAndServedRequestsCarryBackendTimes) {
+  OneModel s;
+  Scripted p;
+  p.script = [](const sched::View& v) {
+    sched::Decision d;
+    if (v.models[0].queued == 3) d.drops.emplace_back(0, 1);  // the oldest goes
+    if (v.models[0].queued >= 3 && !v.models[0].in_flight) d.dispatches.push_back({0, 2, 0});
+    return d;
+  };
+  const ServeResult r = s.run(p, {0.0, 0.0, 0.0});
+  ASSERT_EQ(r.runs.size(), 1u);
+  EXPECT_EQ(r.requests[0].reason, RejectReason::dropped);
+  for (int i : {1, 2}) {
+    EXPECT_EQ(r.requests[i].outcome, Outcome::served);
+    EXPECT_EQ(r.requests[i].finished_s, r.runs[0].finished_s);
+    EXPECT_EQ(r.requests[i].batch, 2);
+  }
+  EXPECT_GT(r.runs[0].finished_s, r.runs[0].started_s);
+  EXPECT_NEAR(r.busy_sm_seconds, 132 * (r.runs[0].finished_s - r.runs[0].started_s), 1e-12);
+}
+
+TEST(ServeLoop, ANewLayoutWaitsForTheRunsInFlight) {
+  OneModel s;
+  Scripted p;
+  p.script = [](const sched::View& v) {
+    sched::Decision d;
+    if (v.layout->partitions.size() == 1 && v.models[0].queued > 0 && !v.models[0].in_flight &&
+        v.partition_runs[0] == 0 && !v.layout_pending)
+      d.dispatches.push_back({0, v.models[0].queued, 0});
+    else if (v.layout->partitions.size() == 1 && v.models[0].in_flight)
+      d.layout = PartitionLayout{{64, 56}};
+    else if (v.layout->partitions.size() == 2 && v.models[0].queued > 0 && !v.models[0].in_flight)
+      d.dispatches.push_back({0, v.models[0].queued, 1});
+    return d;
+  };
+  const ServeResult r = s.run(p, {0.0, 0.0001});  // the second arrives while the first runs
+  ASSERT_EQ(r.layouts.size(), 2u);
+  ASSERT_EQ(r.runs.size(), 2u);
+  EXPECT_GE(r.layouts[1].at_s, r.runs[0].finished_s);
+  EXPECT_EQ(r.runs[1].layout, 1);
+  EXPECT_EQ(r.runs[1].partition_sms, 56);
+  EXPECT_EQ(r.runs[1].first_sm, 64);
+}
+
+}  // namespace
+}  // namespace dstack::serve
