@@ -37,11 +37,11 @@ gpu-check:
 bench: build
 	tools/run-bench.sh $(BUILD_DIR)
 
-# The main job. Until the scheduler exists: the build and the device, then one simulated batch
-# (ResNet-50, batch 8, on a 32-SM partition of the simulated H100, per-kernel breakdown).
+# The main job: the build and the device, then the four-model demo experiment under D-STACK and
+# every baseline on the simulated H100 (results in out/demo_mixed4/).
 demo: build
 	$(BUILD_DIR)/app/dstack info
-	$(BUILD_DIR)/app/dstack sim run resnet50 --batch 8 --sms 32
+	$(BUILD_DIR)/app/dstack run experiments/demo/mixed4.yaml -o out/demo_mixed4
 
 # Packs the dependencies a bare GPU machine lacks into .gpu-deps/ (see README, "GPU machines").
 gpu-deps:

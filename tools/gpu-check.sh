@@ -84,6 +84,17 @@ if [ "$failed" = 0 ]; then
   else
     skip bench "benchmarks not built (Google Benchmark missing: run tools/pack-gpu-deps.sh here first)"
   fi
+  # A measured profile (whole models and every kernel, by batch and partition size) and the
+  # parallelism model's knees against it: the data issue 6's knee tables and the simulator's
+  # calibration wait for.
+  step profile optional "$build/app/dstack" profile resnet50,mobilenet_v2,bert_base --backend gpu \
+    --batches 1,2,4,8,16,32 --repeats 5 --kernel-repeats 1 --stop-after-ms 100 -o "$out/profile.csv"
+  if [ -f "$out/profile.csv" ]; then
+    step knee optional bash -c "'$build/app/dstack' knee resnet50,mobilenet_v2,bert_base --batches 1,2,4,8,16,32 \
+      --profile '$out/profile.csv' > '$out/knee.txt' && cat '$out/knee.txt'"
+    step validate optional bash -c "'$build/app/dstack' sim validate --profile '$out/profile.csv' > '$out/sim_validate.txt' \
+      && tail -3 '$out/sim_validate.txt'"
+  fi
   # PyTorch eager on the same models, where this machine's Python has torch and torchvision.
   torch_py=${DSTACK_TORCH_PYTHON:-python3}
   if "$torch_py" -c 'import torch, torchvision' >/dev/null 2>&1; then

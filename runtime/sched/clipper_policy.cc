@@ -21,7 +21,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "runtime/sched/policy.h"
+#include "runtime/sched/policy_support.h"
 
 namespace dstack::sched {
 namespace {
@@ -74,16 +74,8 @@ class ClipperPolicy final : public Policy {
   Decision decide(const View& v) override {
     Decision d;
     if (v.layout_pending) return d;
-    for (std::size_t m = 0; m < v.models.size(); ++m) {
-      const QueueState& q = v.models[m];
-      int64_t queued = q.queued;
-      if (o_.drop_expired && q.expired > 0) {
-        d.drops.emplace_back(static_cast<int>(m), q.expired);
-        queued -= q.expired;
-      }
-      if (queued <= 0 || q.in_flight) continue;
-      d.dispatches.push_back({static_cast<int>(m), std::min(queued, cap_[m]), 0});
-    }
+    const std::vector<int64_t> live = live_queues(v, o_.drop_expired, d);
+    dispatch_greedy(v, live, cap_, d);
     return d;
   }
 

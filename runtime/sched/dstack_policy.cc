@@ -31,14 +31,13 @@
 #include <cmath>
 #include <numeric>
 
-#include "runtime/sched/policy.h"
+#include "runtime/sched/policy_support.h"
 
 namespace dstack::sched {
 namespace {
 
 struct Options {
-  double epoch_s = 0.5;        // rate estimation epoch
-  double ewma = 0.5;           // weight of the newest epoch
+  RateOptions rates;           // epoch_s, ewma
   double replan_change = 0.2;  // relative rate change that re-plans
   int64_t max_batch = 64;
   bool drop_expired = true;
@@ -46,8 +45,7 @@ struct Options {
 
 Options read_options(const nlohmann::json& j) {
   Options o;
-  o.epoch_s = j.value("epoch_s", o.epoch_s);
-  o.ewma = j.value("ewma", o.ewma);
+  o.rates = read_rate_options(j);
   o.replan_change = j.value("replan_change", o.replan_change);
   o.max_batch = j.value("max_batch", o.max_batch);
   o.drop_expired = j.value("drop_expired", o.drop_expired);
@@ -66,144 +64,90 @@ class DstackPolicy final : public Policy {
   PartitionLayout start(const PolicyContext& ctx) override {
     ctx_ = &ctx;
     o_ = read_options(ctx.options);
-    const std::size_t n = ctx.models.size();
-    rate_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) rate_[i] = ctx.models[i].rate_rps;
-    counts_.assign(n, 0);
-    plan_ = make_plan(rate_);
-    planned_rate_ = rate_;
+    rates_.start(ctx.models, o_.rates);
+    plan_ = make_plan(rates_.rates());
+    planned_rate_ = rates_.rates();
     cursor_.assign(plan_.slots.size(), 0);
     return plan_.layout;
   }
 
-  void on_arrival(int model, double /*t*/) override { ++counts_[static_cast<std::size_t>(model)]; }
+  void on_arrival(int model, double /*t*/) override { rates_.count(model); }
 
   Decision decide(const View& v) override {
     Decision d;
-    if (epoch_end_ == 0) epoch_end_ = v.now_s + o_.epoch_s;
-    if (v.now_s >= epoch_end_) {
-      if (update_rates(v.now_s)) {
-        Plan next = make_plan(rate_);
-        planned_rate_ = rate_;
-        if (!(next.layout == plan_.layout)) d.layout = next.layout;
-        plan_ = std::move(next);
-        cursor_.assign(plan_.slots.size(), 0);
-      }
-      epoch_end_ = v.now_s + o_.epoch_s;
-    }
-    d.wake_at_s = epoch_end_;
-    if (o_.drop_expired)
-      for (std::size_t m = 0; m < v.models.size(); ++m)
-        if (v.models[m].expired > 0) d.drops.emplace_back(static_cast<int>(m), v.models[m].expired);
+    if (rates_.advance(v.now_s) && rates_moved(rates_.rates(), planned_rate_, o_.replan_change)) replan(d);
+    d.wake_at_s = rates_.epoch_end();
+    std::vector<int64_t> queued = live_queues(v, o_.drop_expired, d);
     if (d.layout || v.layout_pending || v.layout->partitions.size() != plan_.slots.size()) return d;
-    std::vector<int64_t> queued(v.models.size());
-    for (std::size_t m = 0; m < v.models.size(); ++m) queued[m] = v.models[m].queued - (o_.drop_expired ? v.models[m].expired : 0);
     std::vector<bool> taken(v.models.size(), false);
-    for (std::size_t p = 0; p < plan_.slots.size(); ++p) {
-      if (v.partition_runs[p] > 0) continue;
-      const auto& slots = plan_.slots[p];
-      for (std::size_t k = 0; k < slots.size(); ++k) {
-        const std::size_t at = (cursor_[p] + k) % slots.size();
-        const auto m = static_cast<std::size_t>(slots[at]);
-        if (queued[m] <= 0 || v.models[m].in_flight || taken[m]) continue;
-        int64_t batch = std::min(queued[m], plan_.batch[m]);
-        if (o_.drop_expired) {
-          const int sms = v.layout->partitions[p].sms;
-          const double finish = v.now_s + oracle().latency_s(static_cast<int>(m), batch, sms);
-          const int64_t late =
-              std::min(v.late_if_finished_at(static_cast<int>(m), finish), queued[m]) - v.models[m].expired;
-          if (late > 0) {
-            add_drop(d, static_cast<int>(m), late);
-            queued[m] -= late;
-            if (queued[m] <= 0) continue;
-            batch = std::min(queued[m], plan_.batch[m]);
-          }
-        }
-        d.dispatches.push_back({static_cast<int>(m), batch, static_cast<int>(p)});
-        taken[m] = true;
-        cursor_[p] = (at + 1) % slots.size();
-        break;
-      }
-    }
+    for (std::size_t p = 0; p < plan_.slots.size(); ++p)
+      if (v.partition_runs[p] <= 0) dispatch_next_slot(v, p, queued, taken, d);
     return d;
   }
 
  private:
-  static void add_drop(Decision& d, int model, int64_t n) {
-    for (auto& [m, k] : d.drops)
-      if (m == model) {
-        k += n;
-        return;
-      }
-    d.drops.emplace_back(model, n);
+  // A new plan for the estimated rates; its layout goes into d when it differs from the current one.
+  void replan(Decision& d) {
+    Plan next = make_plan(rates_.rates());
+    planned_rate_ = rates_.rates();
+    if (!(next.layout == plan_.layout)) d.layout = next.layout;
+    plan_ = std::move(next);
+    cursor_.assign(plan_.slots.size(), 0);
   }
 
-  // EWMA of this epoch's arrivals; true when some model moved past the re-plan threshold.
-  bool update_rates(double now) {
-    const double span = now - (epoch_end_ - o_.epoch_s);
-    bool changed = false;
-    for (std::size_t i = 0; i < rate_.size(); ++i) {
-      const double observed = static_cast<double>(counts_[i]) / std::max(span, 1e-9);
-      rate_[i] = o_.ewma * observed + (1 - o_.ewma) * rate_[i];
-      counts_[i] = 0;
-      const double base = std::max(planned_rate_[i], 1.0);
-      if (std::abs(rate_[i] - planned_rate_[i]) > o_.replan_change * base) changed = true;
+  // Free partition p runs the next of its slots whose model has requests and is free (`taken`: it
+  // got a dispatch in this decision), after dropping the requests that batch would finish late.
+  void dispatch_next_slot(const View& v, std::size_t p, std::vector<int64_t>& queued, std::vector<bool>& taken,
+                          Decision& d) {
+    const auto& slots = plan_.slots[p];
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      const std::size_t at = (cursor_[p] + k) % slots.size();
+      const auto m = static_cast<std::size_t>(slots[at]);
+      if (queued[m] <= 0 || v.models[m].in_flight || taken[m]) continue;
+      if (o_.drop_expired) drop_late(v, p, m, queued, d);
+      if (queued[m] <= 0) continue;
+      d.dispatches.push_back({static_cast<int>(m), std::min(queued[m], plan_.batch[m]), static_cast<int>(p)});
+      taken[m] = true;
+      cursor_[p] = (at + 1) % slots.size();
+      return;
     }
-    return changed;
+  }
+
+  // Drops model m's queued requests (beyond the expired ones, already dropped) that would miss
+  // their deadline if its batch started on partition p now.
+  void drop_late(const View& v, std::size_t p, std::size_t m, std::vector<int64_t>& queued, Decision& d) const {
+    const int64_t batch = std::min(queued[m], plan_.batch[m]);
+    const int sms = v.layout->partitions[p].sms;
+    const double finish = v.now_s + oracle().latency_s(static_cast<int>(m), batch, sms);
+    const int64_t late =
+        std::min(v.late_if_finished_at(static_cast<int>(m), finish), queued[m]) - v.models[m].expired;
+    if (late <= 0) return;
+    add_drop(d, static_cast<int>(m), late);
+    queued[m] -= late;
   }
 
   const Oracle& oracle() const { return *ctx_->oracle; }
 
-  std::vector<int> split_sizes() const {
-    std::vector<int> s;
-    for (int x : oracle().partition_sizes())
-      if (x < oracle().sm_count()) s.push_back(x);
-    return s;
-  }
+  std::vector<int> split_sizes() const { return sched::split_sizes(oracle()); }
   int split_capacity() const { return split_sizes().empty() ? 0 : split_sizes().back(); }
   int group() const { return split_sizes().empty() ? oracle().sm_count() : split_sizes().front(); }
 
-  // The optimizer's choice, or with an unsustainable rate the cheapest batch under the latency
-  // bound alone (the model is overloaded: its excess requests expire).
+  // batch_or_fallback() for model i (with an unsustainable rate the model is overloaded: its
+  // excess requests expire; when not even batch 1 meets its SLO, its requests run late).
   analysis::BatchChoice choose(std::size_t i, double rate, std::optional<double> cycle,
                                const std::vector<int>& sizes) const {
-    analysis::BatchProblem p;
-    p.slo_s = ctx_->models[i].slo_s;
-    p.rate_rps = rate;
-    p.cycle_s = cycle;
-    p.max_batch = o_.max_batch;
-    p.sms = sizes;
-    try {
-      return oracle().choose_batch(static_cast<int>(i), p);
-    } catch (const analysis::InfeasibleBatch&) {
-      p.rate_rps = 0;
-      try {
-        return oracle().choose_batch(static_cast<int>(i), p);
-      } catch (const analysis::InfeasibleBatch&) {
-        // Not even batch 1 meets the SLO: run batch 1 on the largest size and let requests be late.
-        analysis::BatchChoice c;
-        c.batch = 1;
-        c.sms = sizes.back();
-        c.latency_s = oracle().latency_s(static_cast<int>(i), 1, c.sms);
-        return c;
-      }
-    }
+    return batch_or_fallback(oracle(), static_cast<int>(i), problem(i, rate, cycle, sizes));
   }
 
   // The optimizer's choice when the SLO and the rate can both be met on `sizes`.
   std::optional<analysis::BatchChoice> feasible(std::size_t i, double rate, std::optional<double> cycle,
                                                 const std::vector<int>& sizes) const {
-    analysis::BatchProblem p;
-    p.slo_s = ctx_->models[i].slo_s;
-    p.rate_rps = rate;
-    p.cycle_s = cycle;
-    p.max_batch = o_.max_batch;
-    p.sms = sizes;
-    try {
-      return oracle().choose_batch(static_cast<int>(i), p);
-    } catch (const analysis::InfeasibleBatch&) {
-      return std::nullopt;
-    }
+    return feasible_batch(oracle(), static_cast<int>(i), problem(i, rate, cycle, sizes));
+  }
+
+  analysis::BatchProblem problem(std::size_t i, double rate, std::optional<double> cycle,
+                                 const std::vector<int>& sizes) const {
+    return batch_problem(ctx_->models[i], rate, cycle, sizes, o_.max_batch);
   }
 
   Plan make_plan(const std::vector<double>& rates) const {
@@ -267,8 +211,7 @@ class DstackPolicy final : public Policy {
       }
       return plan;
     }
-    double bound = INFINITY;
-    for (const auto& m : ctx_->models) bound = std::min(bound, m.slo_s / 2);
+    const double bound = half_min_slo(ctx_->models);
     Plan best;
     double best_shortfall = INFINITY;
     for (double f : {1.0, 0.75, 0.5, 0.25}) {
@@ -378,9 +321,8 @@ class DstackPolicy final : public Policy {
 
   const PolicyContext* ctx_ = nullptr;
   Options o_;
-  std::vector<double> rate_, planned_rate_;
-  std::vector<int64_t> counts_;
-  double epoch_end_ = 0;
+  RateEstimator rates_;
+  std::vector<double> planned_rate_;  // the rates the plan in force was made for
   Plan plan_;
   std::vector<std::size_t> cursor_;
 };

@@ -34,7 +34,7 @@
 #include <stdexcept>
 
 #include "runtime/sched/gslice_rules.h"
-#include "runtime/sched/policy.h"
+#include "runtime/sched/policy_support.h"
 
 namespace dstack::sched {
 namespace {
@@ -157,9 +157,7 @@ class GslicePolicy final : public Policy {
     o_ = read_options(ctx.options);
     const Oracle& oracle = *ctx.oracle;
     const std::size_t n = ctx.models.size();
-    std::vector<int> split;
-    for (int s : oracle.partition_sizes())
-      if (s < oracle.sm_count()) split.push_back(s);
+    const std::vector<int> split = split_sizes(oracle);
     cap_.resize(n);
     std::vector<int> knees(n);
     std::vector<bool> high(n);
@@ -189,36 +187,18 @@ class GslicePolicy final : public Policy {
 
   Decision decide(const View& v) override {
     Decision d;
-    for (std::size_t m = 0; m < v.models.size(); ++m) {
-      const QueueState& q = v.models[m];
-      int64_t queued = q.queued;
-      if (o_.drop_expired && q.expired > 0) {
-        d.drops.emplace_back(static_cast<int>(m), q.expired);
-        queued -= q.expired;
-      }
-      if (v.layout_pending || queued <= 0 || q.in_flight) continue;
-      d.dispatches.push_back({static_cast<int>(m), std::min(queued, cap_[m]), partition_[m]});
-    }
+    const std::vector<int64_t> live = live_queues(v, o_.drop_expired, d);
+    if (v.layout_pending) return d;
+    dispatch_greedy(v, live, cap_, d, partition_);
     return d;
   }
 
  private:
+  // The optimizer's batch for model i alone: its SLO and configured rate, no cycle.
   int64_t optimizer_batch(std::size_t i, const std::vector<int>& sizes) const {
-    analysis::BatchProblem p;
-    p.slo_s = ctx_->models[i].slo_s;
-    p.rate_rps = ctx_->models[i].rate_rps;
-    p.max_batch = o_.max_batch;
-    p.sms = sizes;
-    try {
-      return ctx_->oracle->choose_batch(static_cast<int>(i), p).batch;
-    } catch (const analysis::InfeasibleBatch&) {
-      p.rate_rps = 0;
-      try {
-        return ctx_->oracle->choose_batch(static_cast<int>(i), p).batch;
-      } catch (const analysis::InfeasibleBatch&) {
-        return 1;
-      }
-    }
+    const ModelSpec& m = ctx_->models[i];
+    const auto p = batch_problem(m, m.rate_rps, std::nullopt, sizes, o_.max_batch);
+    return batch_or_fallback(*ctx_->oracle, static_cast<int>(i), p).batch;
   }
 
   const PolicyContext* ctx_ = nullptr;

@@ -14,10 +14,8 @@
 // Options (ctx.options): batch (8), wait_fraction (0.25), drop_expired (false: when true, requests
 // already past their deadline are dropped, counted as rejected).
 #include <algorithm>
-#include <cmath>
-#include <optional>
 
-#include "runtime/sched/policy.h"
+#include "runtime/sched/policy_support.h"
 
 namespace dstack::sched {
 namespace {
@@ -36,41 +34,26 @@ Options read_options(const nlohmann::json& j) {
   return o;
 }
 
-// Slack for comparing the clock with a wake-up time computed from it.
-constexpr double kEps = 1e-9;
-
 class MpsPolicy final : public Policy {
  public:
   PartitionLayout start(const PolicyContext& ctx) override {
-    ctx_ = &ctx;
     o_ = read_options(ctx.options);
+    wait_s_.clear();
+    for (const auto& m : ctx.models) wait_s_.push_back(o_.wait_fraction * m.slo_s);
     return {{ctx.oracle->sm_count()}};
   }
 
   Decision decide(const View& v) override {
     Decision d;
     if (v.layout_pending) return d;
-    for (std::size_t m = 0; m < v.models.size(); ++m) {
-      const QueueState& q = v.models[m];
-      int64_t queued = q.queued;
-      if (o_.drop_expired && q.expired > 0) {
-        d.drops.emplace_back(static_cast<int>(m), q.expired);
-        queued -= q.expired;
-      }
-      if (queued <= 0 || q.in_flight) continue;
-      const double due = q.oldest_arrival_s + o_.wait_fraction * ctx_->models[m].slo_s;
-      if (queued >= o_.batch || v.now_s + kEps >= due) {
-        d.dispatches.push_back({static_cast<int>(m), std::min(queued, o_.batch), 0});
-      } else {
-        d.wake_at_s = std::min(d.wake_at_s.value_or(INFINITY), due);
-      }
-    }
+    const std::vector<int64_t> live = live_queues(v, o_.drop_expired, d);
+    dispatch_full_or_due(v, live, o_.batch, wait_s_, d);
     return d;
   }
 
  private:
-  const PolicyContext* ctx_ = nullptr;
   Options o_;
+  std::vector<double> wait_s_;  // per model: wait_fraction·SLO
 };
 
 }  // namespace

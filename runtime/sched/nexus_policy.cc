@@ -19,9 +19,9 @@
 //    after the previous one started (the GPU idles until then: batches gather a cycle's arrivals),
 //    or at once when the previous one ran over; option work_conserving starts the next cycle as
 //    soon as the previous one ends;
-//  - rates start at the configured ones and are re-estimated online (EWMA over epochs, like
-//    dstack_policy.cc); the batches are refit each epoch (option adapt_rates = false keeps the
-//    configured rates);
+//  - rates start at the configured ones and are re-estimated online (EWMA over epochs, as for
+//    D-STACK: RateEstimator in policy_support.h); the batches are refit each epoch (option
+//    adapt_rates = false keeps the configured rates);
 //  - Nexus drops requests that would miss their deadline (early drop): requests already past their
 //    deadline are dropped before each decision, and when a model's batch is dispatched, the oldest
 //    queued requests that would finish late in it (arrival + SLO < now + T_i(batch, all)) are
@@ -36,7 +36,7 @@
 #include <cmath>
 #include <deque>
 
-#include "runtime/sched/policy.h"
+#include "runtime/sched/policy_support.h"
 
 namespace dstack::sched {
 namespace {
@@ -46,8 +46,7 @@ struct Options {
   int64_t max_batch = 64;
   bool work_conserving = false;
   bool adapt_rates = true;
-  double epoch_s = 0.5;
-  double ewma = 0.5;
+  RateOptions rates;
   bool drop_expired = true;
   bool early_drop = true;
 };
@@ -58,8 +57,7 @@ Options read_options(const nlohmann::json& j) {
   o.max_batch = std::max<int64_t>(1, j.value("max_batch", o.max_batch));
   o.work_conserving = j.value("work_conserving", o.work_conserving);
   o.adapt_rates = j.value("adapt_rates", o.adapt_rates);
-  o.epoch_s = j.value("epoch_s", o.epoch_s);
-  o.ewma = j.value("ewma", o.ewma);
+  o.rates = read_rate_options(j);
   o.drop_expired = j.value("drop_expired", o.drop_expired);
   o.early_drop = j.value("early_drop", o.early_drop);
   return o;
@@ -75,14 +73,8 @@ class NexusPolicy final : public Policy {
     ctx_ = &ctx;
     o_ = read_options(ctx.options);
     const std::size_t n = ctx.models.size();
-    duty_s_ = o_.duty_cycle_ms * 1e-3;
-    if (!(duty_s_ > 0)) {
-      duty_s_ = INFINITY;
-      for (const auto& m : ctx.models) duty_s_ = std::min(duty_s_, m.slo_s / 2);
-    }
-    rate_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) rate_[i] = ctx.models[i].rate_rps;
-    counts_.assign(n, 0);
+    duty_s_ = cycle_or_default(o_.duty_cycle_ms, ctx.models);
+    rates_.start(ctx.models, o_.rates);
     arrivals_.assign(n, {});
     fit();
     next_ = n;  // no cycle yet: the first starts at the first decision
@@ -90,43 +82,24 @@ class NexusPolicy final : public Policy {
   }
 
   void on_arrival(int model, double t) override {
-    ++counts_[static_cast<std::size_t>(model)];
+    rates_.count(model);
     arrivals_[static_cast<std::size_t>(model)].push_back(t);
   }
 
   Decision decide(const View& v) override {
     Decision d;
-    if (epoch_end_ == 0) epoch_end_ = v.now_s + o_.epoch_s;
-    if (v.now_s >= epoch_end_) {
-      const double span = v.now_s - (epoch_end_ - o_.epoch_s);
-      for (std::size_t i = 0; i < rate_.size(); ++i) {
-        rate_[i] = o_.ewma * static_cast<double>(counts_[i]) / std::max(span, 1e-9) + (1 - o_.ewma) * rate_[i];
-        counts_[i] = 0;
-      }
-      if (o_.adapt_rates) fit();
-      epoch_end_ = v.now_s + o_.epoch_s;
-    }
-    d.wake_at_s = epoch_end_;
+    if (rates_.advance(v.now_s) && o_.adapt_rates) fit();
+    d.wake_at_s = rates_.epoch_end();
     const std::size_t n = v.models.size();
-    std::vector<int64_t> queued(n);
-    for (std::size_t m = 0; m < n; ++m) {
-      auto& mirror = arrivals_[m];  // the loop took or dropped the oldest: trim to its queue
-      while (static_cast<int64_t>(mirror.size()) > v.models[m].queued) mirror.pop_front();
-      queued[m] = v.models[m].queued;
-      if (o_.drop_expired && v.models[m].expired > 0) {
-        d.drops.emplace_back(static_cast<int>(m), v.models[m].expired);
-        queued[m] -= v.models[m].expired;
-      }
-    }
-    if (v.layout_pending) return d;
-    for (std::size_t m = 0; m < n; ++m)
-      if (v.models[m].in_flight) return d;  // time-shared: one run at a time
+    trim_mirrors(v);
+    std::vector<int64_t> queued = live_queues(v, o_.drop_expired, d);
+    if (v.layout_pending || any_in_flight(v)) return d;  // time-shared: one run at a time
     while (true) {
       for (; next_ < n; ++next_) {
         if (o_.early_drop && queued[next_] > 0) {
           const int64_t k = would_miss(next_, queued[next_], v.now_s);
           if (k > 0) {
-            d.drops.emplace_back(static_cast<int>(next_), k);
+            add_drop(d, static_cast<int>(next_), k);
             queued[next_] -= k;
           }
         }
@@ -153,6 +126,14 @@ class NexusPolicy final : public Policy {
   }
 
  private:
+  // The loop took or dropped each queue's oldest requests: the mirrors follow its queue lengths.
+  void trim_mirrors(const View& v) {
+    for (std::size_t m = 0; m < arrivals_.size(); ++m) {
+      auto& mirror = arrivals_[m];
+      while (static_cast<int64_t>(mirror.size()) > v.models[m].queued) mirror.pop_front();
+    }
+  }
+
   // How many of model m's `live` oldest unexpired queued requests would finish after their
   // deadline in a batch dispatched now.
   int64_t would_miss(std::size_t m, int64_t live, double now) const {
@@ -167,12 +148,13 @@ class NexusPolicy final : public Policy {
   }
 
   void fit() {
-    const std::size_t n = rate_.size();
+    const std::vector<double>& rate = rates_.rates();
+    const std::size_t n = rate.size();
     const auto& oracle = *ctx_->oracle;
     const int all = oracle.sm_count();
     batch_.assign(n, 1);
     for (std::size_t i = 0; i < n; ++i) {
-      int64_t b = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rate_[i] * duty_s_ - 1e-9)));
+      int64_t b = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rate[i] * duty_s_ - 1e-9)));
       b = std::min(b, o_.max_batch);
       while (b > 1 && duty_s_ + oracle.latency_s(static_cast<int>(i), b, all) > ctx_->models[i].slo_s * (1 + kTol)) --b;
       batch_[i] = b;
@@ -205,11 +187,9 @@ class NexusPolicy final : public Policy {
   const PolicyContext* ctx_ = nullptr;
   Options o_;
   double duty_s_ = 0;
-  std::vector<double> rate_;
-  std::vector<int64_t> counts_;
+  RateEstimator rates_;
   std::vector<std::deque<double>> arrivals_;  // per model: arrival times of its queued requests
   std::vector<int64_t> batch_;
-  double epoch_end_ = 0;
   std::size_t next_ = 0;      // the next model of the current cycle (n: the cycle is over)
   double cycle_start_ = 0;
   bool started_ = false;

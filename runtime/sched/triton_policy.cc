@@ -14,10 +14,8 @@
 // Options (ctx.options): max_batch (32), max_queue_delay_ms (2), drop_expired (false: when true,
 // requests already past their deadline are dropped, counted as rejected).
 #include <algorithm>
-#include <cmath>
-#include <optional>
 
-#include "runtime/sched/policy.h"
+#include "runtime/sched/policy_support.h"
 
 namespace dstack::sched {
 namespace {
@@ -36,42 +34,25 @@ Options read_options(const nlohmann::json& j) {
   return o;
 }
 
-// Slack for comparing the clock with a wake-up time computed from it.
-constexpr double kEps = 1e-9;
-
 class TritonPolicy final : public Policy {
  public:
   PartitionLayout start(const PolicyContext& ctx) override {
     o_ = read_options(ctx.options);
+    delay_s_.assign(ctx.models.size(), o_.max_queue_delay_ms * 1e-3);
     return {{ctx.oracle->sm_count()}};
   }
 
   Decision decide(const View& v) override {
     Decision d;
     if (v.layout_pending) return d;
-    const double delay = o_.max_queue_delay_ms * 1e-3;
-    for (std::size_t m = 0; m < v.models.size(); ++m) {
-      const QueueState& q = v.models[m];
-      int64_t queued = q.queued;
-      if (o_.drop_expired && q.expired > 0) {
-        d.drops.emplace_back(static_cast<int>(m), q.expired);
-        queued -= q.expired;
-      }
-      if (queued <= 0 || q.in_flight) continue;
-      // With drops the oldest live request is younger than q.oldest_arrival_s: waiting on the
-      // older time only dispatches sooner, never later.
-      const double due = q.oldest_arrival_s + delay;
-      if (queued >= o_.max_batch || v.now_s + kEps >= due) {
-        d.dispatches.push_back({static_cast<int>(m), std::min(queued, o_.max_batch), 0});
-      } else {
-        d.wake_at_s = std::min(d.wake_at_s.value_or(INFINITY), due);
-      }
-    }
+    const std::vector<int64_t> live = live_queues(v, o_.drop_expired, d);
+    dispatch_full_or_due(v, live, o_.max_batch, delay_s_, d);
     return d;
   }
 
  private:
   Options o_;
+  std::vector<double> delay_s_;  // per model: max_queue_delay, the same for all
 };
 
 }  // namespace

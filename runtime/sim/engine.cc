@@ -14,6 +14,8 @@ namespace dstack::sim {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Segments per chunk of a cached timeline: the overlay check bounds a chunk by its peak first.
+constexpr std::size_t kChunk = 8;
 
 // Blocks dispatched together on a lane; they finish together when the lane's work counter reaches
 // finish_v (every block is one unit of work).
@@ -21,12 +23,28 @@ struct Entry {
   double finish_v = 0;
   int64_t blocks = 0;    // blocks it completes
   int64_t resident = 0;  // of which resident at once (fewer for several identical waves in one entry)
-  int per_sm = 0;     // blocks it holds on each SM it occupies (the busiest, in fast mode)
-  double charge = 0;  // blocks it holds per SM of its group on average (n / SMs in fast mode)
+  int per_sm = 0;     // block mode: blocks it holds on its SM
+  double charge = 0;  // block mode: the same, as the SM's resource charge
 };
 
-// The blocks of one running kernel on one group (an SM in block mode, a pool in fast mode). They all
-// progress at one rate, so they finish in dispatch order.
+// Fast mode: `count` blocks of one wave on every SM of [lo, hi) (indices within the pool).
+struct Piece {
+  int lo = 0, hi = 0;
+  int count = 0;
+};
+
+// Fast mode: a run of a pool's SMs [lo, hi) holding the same load, so blocks fit and progress alike
+// on each of them. A pool's spans cover it in SM order; a wave splits at most a few of them.
+struct Span {
+  int lo = 0, hi = 0;
+  std::array<double, kSmResources> used{};  // per SM
+  double warps = 0;                          // resident per SM
+  int64_t blocks = 0;                        // resident per SM
+};
+
+// The blocks of one running kernel on one group, progressing at one rate so they finish in dispatch
+// order. Block mode: its blocks on one SM. Fast mode: one wave (or several identical ones, one after
+// the other) on its pool's SMs `pieces`; the wave's blocks finish together, at its busiest SM's pace.
 struct Lane {
   int kernel = -1;
   int group = -1;
@@ -45,12 +63,13 @@ struct Lane {
   Bound base_bound = Bound::compute;  // without DRAM contention
   Bound bound = Bound::compute;
   bool live = false;
+  std::vector<Piece> pieces;  // fast mode
 };
 
-// What runs on SMs: one SM (block mode) or a pool seen as `sms` identical SMs (fast mode).
+// What runs on SMs: one SM (block mode) or a whole pool (fast mode, whose load is in its spans).
 struct Group {
-  std::array<double, kSmResources> used{};
-  double warps = 0;  // resident per SM (on average over the group's SMs in fast mode)
+  std::array<double, kSmResources> used{};  // block mode
+  double warps = 0;                          // block mode: resident
   int sms = 1;
   int local = 0;  // index within its pool (block mode)
   int pool = -1;
@@ -61,6 +80,7 @@ struct Pool {
   std::vector<int> groups;
   int sms = 0;
   std::vector<int> queue;  // active kernels in dispatch order (first come, first served)
+  std::vector<Span> spans;  // fast mode
   // Blocks finished or kernels arrived since the last dispatch: only such pools can place more
   // blocks, and only their lanes' speeds can change.
   bool dirty = false;
@@ -75,7 +95,7 @@ struct Active {
   int64_t unfinished = 0;
   int64_t resident = 0;
   double ready = 0, start = -1;
-  std::vector<int> lane_of;      // per group of the pool
+  std::vector<int> lane_of;      // block mode: per group of the pool; fast mode: its waves in flight
   std::vector<char> touched;     // block mode: SMs that ran a block
   int sms_used = 0;
   int max_resident = 0;
@@ -92,8 +112,13 @@ struct Memo {
   std::shared_ptr<const SimPlan> plan;  // keeps the key's plan alive
   RunTiming timing;                     // issued at 0, every kernel recorded (kernel i at index i)
   std::vector<double> peak;             // per kernel: the most DRAM bytes/s it asks at any moment
-  double run_peak = 0;
-  std::vector<double> peak_from;        // per kernel j: the most any kernel from j on asks
+  // The timeline as segments over which nothing changes: segment i spans [seg_t[i], seg_t[i + 1])
+  // (the last one up to the run's end) while its kernel (seg_k: the one running, or next after a
+  // gap) asks seg_d bytes/s of DRAM with seg_w resident warps and got the share seg_f of it.
+  std::vector<double> seg_t, seg_d, seg_w, seg_f;
+  std::vector<int> seg_k;
+  std::vector<double> seg_peak_from;    // per segment i: the most any segment from i on asks
+  std::vector<double> chunk_d;          // per kChunk segments: the most any of them asks
   // Per kernel j: the least, over kernels from j on, of how far its stream predecessor's end plus
   // the gap is past its launch's issue (>= 0: from j on every kernel waits for its predecessor, so a
   // delayed run's remainder is this timeline shifted).
@@ -117,9 +142,12 @@ struct Run {
   bool replayed = false;
   bool solo = true;
   double replay_end = kInf;
-  double replay_base = 0;       // the cached timeline's time 0 (issue_s, later than it after a delay)
   std::size_t replay_from = 0;  // first kernel replayed (earlier ones were simulated)
-  std::size_t cursor = 0;       // first cached kernel not ended before now
+  // Where it is on the cached timeline: pos_at + speed * (t - t_pos) at time t. The speed is 1 but
+  // while the device's DRAM is oversubscribed (engine.h, fluid replay); seg: the segment there.
+  double pos_at = 0, t_pos = 0, speed = 1;
+  std::size_t seg = 0;
+  bool slowed = false;  // ever below full speed
   double bound_used = 0;        // simulated: the demand bound the last check assumed for it
 };
 
@@ -145,19 +173,45 @@ struct Engine::State {
   // Scratch for the bandwidth split.
   std::vector<double> demand, weight, factor;
   std::vector<int> order, kernel_ids;
+  // Scratch for placing a wave (fast mode).
+  std::vector<int> caps;
+  std::vector<Piece> pieces;
   // Replay (engine.h).
   bool replay_on = true;
   bool profiling = false;            // a memo's engine: records per-kernel peak demand
   std::vector<double> kernel_peak;   // when profiling, per plan kernel
   std::map<std::tuple<const SimPlan*, int, int>, Memo> memos;
-  double check_at = kInf;            // first instant the replayed runs' overlay may exceed the bandwidth
-  std::vector<int> check_runs;       // the replayed runs that fall back to events then
+  double check_at = kInf;            // when to decide again how replayed runs go on (update_check)
+  // While true, the replayed runs' summed demand may exceed the device's: they progress as fluids
+  // at their bandwidth shares, and check_at is their next segment boundary.
+  bool fluid = false;
   std::vector<double> chk_bound;     // scratch for the check
   std::vector<char> chk_shared;
-  std::vector<std::pair<int, Run*>> chk_rep;
+  // A replayed run's place in sweep(). Boundary times as when() computes them at full speed, so a
+  // boundary past now is past it for advance_segment too.
+  struct Cursor {
+    const double* seg_t;
+    const double* seg_d;
+    const double* chunk_d;
+    std::size_t segs;
+    double base;      // real time of cached time 0 (at full speed)
+    std::size_t seg;  // the segment at the sweep's instant
+    bool fine;        // walked segment by segment (else bounded by its chunk's peak)
+    double next() const { return seg + 1 < segs ? base + seg_t[seg + 1] : kInf; }
+    double chunk_peak() const { return chunk_d[seg / kChunk]; }
+    double chunk_end() const {
+      const std::size_t j = (seg / kChunk + 1) * kChunk;
+      return j < segs ? base + seg_t[j] : kInf;
+    }
+    void advance(double t) {
+      while (seg + 1 < segs && base + seg_t[seg + 1] <= t) ++seg;
+    }
+  };
+  std::vector<Cursor> chk_cur;
+  std::vector<Run*> rep_runs;        // scratch: the replayed runs, by id
   bool check_dirty = false;          // demand may have grown: check again before the next event
-  bool check_stale = false;          // demand only shrank: check_at is early at worst; check again then
-  uint64_t replayed = 0, materialized = 0;
+  uint64_t replayed = 0, materialized = 0, throttled = 0;
+  Memo* profile = nullptr;           // a memo's engine: the segments it records
 
   State(std::shared_ptr<const DeviceSpec> d, SimMode m)
       : device_own(std::move(d)), device(*device_own), mode(m), group_of_sm(device.sm_count, -1) {}
@@ -204,21 +258,19 @@ struct Engine::State {
     return id;
   }
 
-  // `waves` identical waves of `resident` blocks each (`blocks` in all) as one entry.
-  void place(Active& a, int group_index_in_pool, int64_t blocks, int per_sm, double charge, int64_t resident = -1,
-             int64_t waves = 1) {
-    if (resident < 0) resident = blocks;
+  // Block mode: one block on the pool's SM `group_index_in_pool`.
+  void place_block(Active& a, int group_index_in_pool) {
     const int lid = lane_for(a, group_index_in_pool);
     Lane& l = lanes[lid];
     Group& g = groups[l.group];
-    l.entries.push_back(Entry{work_done(l) + static_cast<double>(waves), blocks, resident, per_sm, charge});
-    l.per_sm += per_sm;
-    l.charge += charge;
-    l.resident += resident;
-    for (int r = 0; r < kSmResources; ++r) g.used[r] += charge * a.k->use[r];
-    g.warps += charge * a.k->warps;
-    a.to_dispatch -= blocks;
-    a.resident += resident;
+    l.entries.push_back(Entry{work_done(l) + 1.0, 1, 1, 1, 1.0});
+    l.per_sm += 1;
+    l.charge += 1.0;
+    l.resident += 1;
+    for (int r = 0; r < kSmResources; ++r) g.used[r] += a.k->use[r];
+    g.warps += a.k->warps;
+    a.to_dispatch -= 1;
+    a.resident += 1;
     a.max_resident = static_cast<int>(std::max<int64_t>(a.max_resident, a.resident));
     if (a.start < 0) a.start = now;
   }
@@ -231,7 +283,7 @@ struct Engine::State {
       placed = false;
       for (int i = 0; i < p.sms && a.to_dispatch > 0; ++i) {
         if (blocks_that_fit(*a.k, groups[p.groups[i]].used) < 1) continue;
-        place(a, i, 1, 1, 1.0);
+        place_block(a, i);
         if (!a.touched[i]) {
           a.touched[i] = 1;
           ++a.sms_used;
@@ -243,32 +295,168 @@ struct Engine::State {
     return a.to_dispatch == 0;
   }
 
-  // Fast mode: a wave of as many blocks as fit on every SM of the pool; a short (tail) wave holds
-  // ceil(n / sms) blocks on the SMs it uses. The pool's resources and load are tracked per SM on
-  // average (n / sms), so a tail wave on a few SMs leaves the rest to other streams' kernels.
+  // ---- fast mode: waves on spans ----------------------------------------------------------------
+  // The index of the span that starts at SM `x` of the pool (spans.size() for its end), splitting
+  // the span holding it.
+  static std::size_t split_at(std::vector<Span>& spans, int x) {
+    auto it = std::upper_bound(spans.begin(), spans.end(), x, [](int v, const Span& sp) { return v < sp.lo; });
+    const std::size_t i = static_cast<std::size_t>(it - spans.begin()) - 1;
+    if (spans[i].lo == x) return i;
+    if (spans[i].hi == x) return i + 1;
+    Span right = spans[i];
+    right.lo = x;
+    spans[i].hi = x;
+    spans.insert(spans.begin() + static_cast<std::ptrdiff_t>(i) + 1, right);
+    return i + 1;
+  }
+
+  static bool same_load(const Span& a, const Span& b) {
+    if (a.blocks != b.blocks || std::abs(a.warps - b.warps) > 1e-9) return false;
+    for (int r = 0; r < kSmResources; ++r)
+      if (std::abs(a.used[r] - b.used[r]) > 1e-12) return false;
+    return true;
+  }
+
+  // Adds (sign 1) or removes (-1) a piece's blocks of `k` on its SMs, then joins neighbours left alike.
+  static void load(std::vector<Span>& spans, const Piece& pc, const SimKernel& k, int sign) {
+    const std::size_t first = split_at(spans, pc.lo);
+    const std::size_t last = split_at(spans, pc.hi);
+    for (std::size_t i = first; i < last; ++i) {
+      Span& sp = spans[i];
+      sp.blocks += sign * pc.count;
+      if (sp.blocks == 0) {  // drop accumulated rounding
+        sp.used.fill(0);
+        sp.warps = 0;
+        continue;
+      }
+      for (int r = 0; r < kSmResources; ++r) sp.used[r] += sign * pc.count * k.use[r];
+      sp.warps += sign * pc.count * k.warps;
+    }
+    std::size_t out = 0;
+    for (std::size_t i = 1; i < spans.size(); ++i) {
+      if (same_load(spans[out], spans[i])) spans[out].hi = spans[i].hi;
+      else spans[++out] = spans[i];
+    }
+    spans.resize(out + 1);
+  }
+
+  // The most warps resident on any SM a wave occupies: its blocks there are the slowest.
+  double busiest_warps(const Lane& l) const {
+    const std::vector<Span>& spans = pools[groups[l.group].pool].spans;
+    double most = 0;
+    for (const Piece& pc : l.pieces) {
+      auto it = std::upper_bound(spans.begin(), spans.end(), pc.lo, [](int v, const Span& sp) { return v < sp.lo; }) - 1;
+      for (; it != spans.end() && it->lo < pc.hi; ++it) most = std::max(most, it->warps);
+    }
+    return most;
+  }
+
+  // `waves` identical waves of `resident` blocks each (`blocks` in all) on `pieces` as one lane.
+  void place_wave(Active& a, int64_t blocks, int64_t resident, int64_t waves) {
+    Pool& p = pools[a.pool];
+    const int lid = alloc_lane();
+    Lane& l = lanes[lid];
+    l.entries.clear();
+    l.pieces.assign(pieces.begin(), pieces.end());
+    l.kernel = static_cast<int>(&a - actives.data());
+    l.group = p.groups[0];
+    l.v_at = 0;
+    l.t_at = now;
+    l.rate = l.speed = l.demand = 0;
+    l.per_sm = 0;
+    l.charge = 0;
+    l.resident = resident;
+    l.live = true;
+    l.entries.push_back(Entry{static_cast<double>(waves), blocks, resident, 0, 0.0});
+    groups[l.group].lanes.push_back(lid);
+    a.lane_of.push_back(lid);
+    int sms = 0;
+    for (const Piece& pc : pieces) {
+      load(p.spans, pc, *a.k, 1);
+      sms += pc.hi - pc.lo;
+    }
+    a.to_dispatch -= blocks;
+    a.resident += resident;
+    a.max_resident = static_cast<int>(std::max<int64_t>(a.max_resident, a.resident));
+    a.sms_used = std::max(a.sms_used, sms);
+    a.waves += waves;
+    if (a.start < 0) a.start = now;
+  }
+
+  // Fast mode: a wave of as many blocks as fit now, placed where block mode's scheduler places them
+  // (round after round, one block on every SM with room, in SM order), counted per span of SMs alike
+  // instead of block by block. Blocks of other streams' kernels hold their own SMs, so a tail wave
+  // on a few SMs leaves the rest to others and shares its SMs' rate with what they hold.
   bool dispatch_wave(Active& a) {
     const Pool& p = pools[a.pool];
-    const Group& g = groups[p.groups[0]];
-    const int fit = blocks_that_fit(*a.k, g.used);
-    if (fit < 1) return false;
-    const int64_t wave = static_cast<int64_t>(fit) * p.sms;
+    caps.clear();
+    int64_t room = 0;
+    int most = 0;
+    for (const Span& sp : p.spans) {
+      const int c = blocks_that_fit(*a.k, sp.used);
+      caps.push_back(c);
+      room += static_cast<int64_t>(c) * (sp.hi - sp.lo);
+      most = std::max(most, c);
+    }
+    if (room == 0) return false;
+    pieces.clear();
     // Alone in its pool, the full waves before the last one are identical and nothing else can
-    // dispatch meanwhile (first come, first served; blocks remain): one entry for all of them.
-    if (g.lanes.empty() && a.to_dispatch > 2 * wave) {
-      const int64_t k = (a.to_dispatch - 1) / wave - 1;
+    // dispatch meanwhile (first come, first served; blocks remain): one lane for all of them.
+    if (groups[p.groups[0]].lanes.empty() && a.to_dispatch > 2 * room) {
+      const int64_t k = (a.to_dispatch - 1) / room - 1;
       if (k >= 2) {
-        place(a, 0, k * wave, fit, fit, wave, k);
-        a.sms_used = std::max(a.sms_used, p.sms);
-        a.waves += k;
+        pieces.push_back(Piece{0, p.sms, most});
+        place_wave(a, k * room, room, k);
         return false;
       }
     }
-    const int64_t n = std::min<int64_t>(a.to_dispatch, wave);
-    const int per_sm = static_cast<int>((n + p.sms - 1) / p.sms);
-    place(a, 0, n, per_sm, static_cast<double>(n) / p.sms);
-    a.sms_used = std::max<int>(a.sms_used, static_cast<int>(std::min<int64_t>(n, p.sms)));
-    ++a.waves;
+    const int64_t n = std::min(a.to_dispatch, room);
+    plan_rounds(p, n, most);
+    place_wave(a, n, n, 1);
     return a.to_dispatch == 0;
+  }
+
+  // Fills `pieces` with `n` blocks placed in rounds: the full rounds reach every SM with room left,
+  // the last (partial) one the first SMs in order.
+  void plan_rounds(const Pool& p, int64_t n, int most) {
+    auto reach = [&](int rounds) {
+      int64_t total = 0;
+      for (std::size_t i = 0; i < p.spans.size(); ++i)
+        total += static_cast<int64_t>(std::min(caps[i], rounds)) * (p.spans[i].hi - p.spans[i].lo);
+      return total;
+    };
+    int full = 0, over = most + 1;  // reach(full) <= n < reach(over), or full == most
+    while (over - full > 1) {
+      const int mid = full + (over - full) / 2;
+      (reach(mid) <= n ? full : over) = mid;
+    }
+    int64_t extra = n - reach(full);
+    auto add = [&](int lo, int hi, int count) {
+      if (count <= 0 || lo >= hi) return;
+      if (!pieces.empty() && pieces.back().hi == lo && pieces.back().count == count) pieces.back().hi = hi;
+      else pieces.push_back(Piece{lo, hi, count});
+    };
+    for (std::size_t i = 0; i < p.spans.size(); ++i) {
+      const Span& sp = p.spans[i];
+      const int base = std::min(caps[i], full);
+      const int take = caps[i] > full ? static_cast<int>(std::min<int64_t>(extra, sp.hi - sp.lo)) : 0;
+      extra -= take;
+      add(sp.lo, sp.lo + take, base + 1);
+      add(sp.lo + take, sp.hi, base);
+    }
+  }
+
+  void finish_wave(int lid) {
+    Lane& l = lanes[lid];
+    Active& a = actives[l.kernel];
+    Pool& p = pools[a.pool];
+    const Entry& e = l.entries.front();
+    for (const Piece& pc : l.pieces) load(p.spans, pc, *a.k, -1);
+    a.resident -= e.resident;
+    a.unfinished -= e.blocks;
+    p.dirty = true;
+    l.entries.clear();
+    release_lane(lid);
   }
 
   void dispatch(int pool) {
@@ -289,10 +477,8 @@ struct Engine::State {
       g.warps = 0;
     }
     Active& a = actives[l.kernel];
-    const Pool& p = pools[a.pool];
-    const int local = mode == SimMode::block ? groups[l.group].local : 0;
-    (void)p;
-    a.lane_of[local] = -1;
+    if (mode == SimMode::block) a.lane_of[groups[l.group].local] = -1;
+    else a.lane_of.erase(std::find(a.lane_of.begin(), a.lane_of.end(), lid));
     l.live = false;
     l.entries.clear();
     free_lanes.push_back(lid);
@@ -320,9 +506,10 @@ struct Engine::State {
     a.pool = r.pool;
     a.to_dispatch = a.unfinished = a.k->blocks;
     a.ready = now;
-    const int width = mode == SimMode::block ? pools[r.pool].sms : 1;
-    a.lane_of.assign(width, -1);
-    if (mode == SimMode::block) a.touched.assign(width, 0);
+    if (mode == SimMode::block) {
+      a.lane_of.assign(pools[r.pool].sms, -1);
+      a.touched.assign(pools[r.pool].sms, 0);
+    }
     a.live = true;
     r.active = id;
     r.next_ready = kInf;
@@ -362,13 +549,11 @@ struct Engine::State {
       if (r.memo && r.solo) {
         // Its bound is the next kernel's peak.
         if (r.memo->peak[r.next] > r.bound_used) check_dirty = true;
-        else check_stale = true;
         try_resume(a.run, r);
       }
     } else {
       r.timing.end_s = now;
       completed.push_back(a.run);
-      check_stale = true;
     }
   }
 
@@ -379,6 +564,7 @@ struct Engine::State {
     g.pool = static_cast<int>(pools.size());
     Pool p;
     p.sms = sms;
+    p.spans.push_back(Span{0, sms, {}, 0, 0});
     p.groups.push_back(static_cast<int>(groups.size()));
     groups.push_back(g);
     pools.push_back(std::move(p));
@@ -403,20 +589,27 @@ struct Engine::State {
   const Memo& memo_for(const std::shared_ptr<const SimPlan>& plan, int sms, DispatchMode dispatch) {
     const auto key = std::make_tuple(plan.get(), sms, static_cast<int>(dispatch));
     if (auto it = memos.find(key); it != memos.end()) return it->second;
+    Memo m;
+    m.seg_t = {0.0};
+    m.seg_d = {0.0};
+    m.seg_w = {0.0};
+    m.seg_f = {1.0};
+    m.seg_k = {0};
     State sc(device_own, SimMode::fast);
     sc.replay_on = false;
     sc.profiling = true;
+    sc.profile = &m;
     sc.kernel_peak.assign(plan->kernels.size(), 0.0);
     const int id = sc.new_run(plan, sc.add_fast_pool(sms), dispatch, 0.0, /*record=*/true);
     sc.step(kInf);
-    Memo m;
     m.plan = plan;
     m.timing = std::move(sc.results.at(id));
     m.peak = std::move(sc.kernel_peak);
-    for (double p : m.peak) m.run_peak = std::max(m.run_peak, p);
     const std::size_t n = plan->kernels.size();
-    m.peak_from.assign(n + 1, 0.0);
-    for (std::size_t j = n; j-- > 0;) m.peak_from[j] = std::max(m.peak_from[j + 1], m.peak[j]);
+    m.seg_peak_from.assign(m.seg_d.size() + 1, 0.0);
+    for (std::size_t j = m.seg_d.size(); j-- > 0;) m.seg_peak_from[j] = std::max(m.seg_peak_from[j + 1], m.seg_d[j]);
+    m.chunk_d.assign((m.seg_d.size() + kChunk - 1) / kChunk, 0.0);
+    for (std::size_t j = 0; j < m.seg_d.size(); ++j) m.chunk_d[j / kChunk] = std::max(m.chunk_d[j / kChunk], m.seg_d[j]);
     m.min_slack.assign(n + 1, kInf);
     {
       Run probe;
@@ -433,10 +626,76 @@ struct Engine::State {
     return memos.emplace(key, std::move(m)).first->second;
   }
 
+  // A memo's engine, after each event: the segment of the run's timeline that starts now.
+  void record_segment() {
+    Memo& m = *profile;
+    double d = 0, w = 0, f = 1;
+    int k = m.seg_k.back();
+    if (!kernel_ids.empty()) {
+      d = demand[0];
+      w = weight[0];
+      f = factor[0];
+      k = actives[kernel_ids[0]].index;
+    } else if (!runs.empty()) {
+      k = static_cast<int>(runs.begin()->second.next);
+    }
+    if (m.seg_t.back() != now) {
+      if (d == m.seg_d.back() && w == m.seg_w.back() && f == m.seg_f.back() && k == m.seg_k.back()) return;
+      m.seg_t.push_back(now);
+      m.seg_d.push_back(d);
+      m.seg_w.push_back(w);
+      m.seg_f.push_back(f);
+      m.seg_k.push_back(k);
+      return;
+    }
+    m.seg_d.back() = d;
+    m.seg_w.back() = w;
+    m.seg_f.back() = f;
+    m.seg_k.back() = k;
+  }
+
   bool pool_alone(int id, int pool) const {
     for (const auto& [oid, o] : runs)
       if (oid != id && o.pool == pool) return false;
     return true;
+  }
+
+  // ---- replayed runs on their cached timelines --------------------------------------------------
+  double position(const Run& r) const { return r.pos_at + r.speed * (now - r.t_pos); }
+  // When the replayed run reaches cached time `p` at its present speed (at full speed, a shift: the
+  // sweep computes the same sums).
+  static double when(const Run& r, double p) {
+    return r.speed == 1 ? (r.t_pos - r.pos_at) + p : r.t_pos + (p - r.pos_at) / r.speed;
+  }
+
+  // Starts (or resumes) replaying `r` at cached time `p`, now, at full speed.
+  void begin_replay(Run& r, double p) {
+    const auto& seg_t = r.memo->seg_t;
+    r.replayed = true;
+    r.pos_at = p;
+    r.t_pos = now;
+    r.speed = 1;
+    const auto after = std::upper_bound(seg_t.begin(), seg_t.end(), p);  // p < 0 before its issue
+    r.seg = after == seg_t.begin() ? 0 : static_cast<std::size_t>(after - seg_t.begin()) - 1;
+    r.replay_end = when(r, r.memo->timing.end_s);
+    r.next_ready = kInf;
+    check_dirty = true;
+    ++replayed;
+  }
+
+  // Moves the run's segment to the one holding now.
+  void advance_segment(Run& r) const {
+    const auto& seg_t = r.memo->seg_t;
+    while (r.seg + 1 < seg_t.size() && when(r, seg_t[r.seg + 1]) <= now) ++r.seg;
+  }
+
+  // Re-anchors the run at now with a new speed.
+  void set_speed(Run& r, double speed) {
+    const double p = position(r);
+    r.pos_at = r.seg > 0 ? std::max(p, r.memo->seg_t[r.seg]) : p;  // not before its segment by rounding
+    r.t_pos = now;
+    r.speed = speed;
+    r.replay_end = when(r, r.memo->timing.end_s);
   }
 
   // A simulated run between kernels, alone in its pool, whose remaining kernels each wait for their
@@ -448,14 +707,8 @@ struct Engine::State {
     if (i == 0 || i >= m.timing.kernels.size()) return;
     const double base = r.prev_end - m.timing.kernels[i - 1].end_s;
     if (m.min_slack[i] < 0 || base - r.timing.issue_s + m.min_slack[i] < 0) return;
-    r.replayed = true;
-    r.replay_base = base;
     r.replay_from = i;
-    r.cursor = i;
-    r.replay_end = base + m.timing.end_s;
-    r.next_ready = kInf;
-    check_dirty = true;
-    ++replayed;
+    begin_replay(r, now - base);
   }
 
   // A new run: replayed when alone in its pool; a replayed run already there falls back to events.
@@ -470,13 +723,10 @@ struct Engine::State {
     }
     r.solo = alone;
     if (alone) {
-      r.replayed = true;
-      r.replay_base = r.timing.issue_s;
       r.replay_from = 0;
-      r.replay_end = r.timing.issue_s + r.memo->timing.end_s;
-      r.next_ready = kInf;
-      r.cursor = 0;
-      ++replayed;
+      // Nothing asks DRAM before its first kernel starts, so nothing slows it until then.
+      r.timing.start_s = r.timing.issue_s + r.memo->timing.start_s;
+      begin_replay(r, now - r.timing.issue_s);
     }
     check_dirty = true;
   }
@@ -494,28 +744,30 @@ struct Engine::State {
     }
   }
 
+  // A recorded run is never slowed in replay (fluid mode materializes it), so its cached kernels
+  // are shifted by the one offset.
   void finish_replayed(int id, Run& r) {
     const Memo& m = *r.memo;
-    if (r.replay_from == 0) r.timing.start_s = m.timing.start_s + r.replay_base;
     r.timing.end_s = r.replay_end;
-    record_cached(r, r.replay_from, m.timing.kernels.size(), r.replay_base);
+    record_cached(r, r.replay_from, m.timing.kernels.size(), r.t_pos - r.pos_at);
     r.replayed = false;
     r.started = true;
     r.next = r.plan->kernels.size();
     r.next_ready = kInf;
     completed.push_back(id);
-    check_stale = true;
   }
 
   // The replayed run's kernel-level state at `now`: the run re-simulated alone in a pool of its size
-  // up to now (what it was, since nothing throttled it), copied into this engine.
+  // up to where it is on its timeline (what it was, but for a delay when it was slowed: slowed
+  // runs wait for their predecessors, so the delay is a shift), copied into this engine.
   // Only the kernel in flight (or next) is re-simulated: before it the run's pool is empty.
   void materialize(int id, Run& r) {
     const Memo& m = *r.memo;
     const auto& ks = m.timing.kernels;
-    const double shift = r.replay_base;
-    const double elapsed = now - shift;
-    std::size_t k = std::max(r.cursor, r.replay_from);
+    const double elapsed = position(r);
+    const double shift = now - elapsed;
+    std::size_t k = std::max(static_cast<std::size_t>(m.seg_k[r.seg]), r.replay_from);
+    while (k > r.replay_from && ks[k - 1].end_s > elapsed) --k;
     while (k < ks.size() && ks[k].end_s <= elapsed) ++k;
     ++materialized;
     check_dirty = true;
@@ -564,43 +816,50 @@ struct Engine::State {
     a.pool = r.pool;
     a.ready += shift;
     if (a.start >= 0) a.start += shift;
-    a.lane_of.assign(1, -1);
+    a.lane_of.clear();
     Group& g = groups[pools[r.pool].groups[0]];
-    if (sa.lane_of[0] >= 0) {
+    for (int slid : sa.lane_of) {
       const int lid = alloc_lane();
       Lane& l = lanes[lid];
-      l = sc.lanes[sa.lane_of[0]];
+      l = sc.lanes[slid];
       l.kernel = aid;
       l.group = pools[r.pool].groups[0];
       l.t_at += shift;
       g.lanes.push_back(lid);
-      a.lane_of[0] = lid;
+      a.lane_of.push_back(lid);
     }
-    g.used = sc.groups[0].used;
-    g.warps = sc.groups[0].warps;
+    pools[r.pool].spans = sc.pools[0].spans;
     pools[r.pool].queue.push_back(aid);
     r.active = aid;
   }
 
-  // The first instant >= now at which the replayed runs' cached per-kernel peak demands, plus a bound
-  // on every pool simulated by events (its run's own peak when alone, else its SMs' DRAM ports),
-  // could exceed the device's bandwidth; kInf when never.
+  // Whether a replayed run may be slowed and stay replayed: not when its kernels are recorded
+  // (one shift for all), nor when a later kernel of it waits for its launch rather than for its
+  // predecessor (a delay would then not be a shift).
+  bool may_slow(const Run& r) const {
+    const Memo& m = *r.memo;
+    const std::size_t k = static_cast<std::size_t>(m.seg_k[r.seg]);
+    const double delay = now - position(r) - r.timing.issue_s;
+    return !r.record && m.min_slack[std::min(k + 1, m.min_slack.size() - 1)] + delay >= 0;
+  }
+
+  // Decides how the replayed runs go on from now: at full speed until the first instant their
+  // cached segments' demands, plus a bound for every pool simulated by events (its run's current
+  // kernel's peak when alone, else its SMs' DRAM ports), could exceed the device's bandwidth
+  // (check_at), or, when that is now, as fluids (process and recompute_rates step them).
   void update_check() {
-    check_dirty = check_stale = false;
+    check_dirty = false;
     check_at = kInf;
-    check_runs.clear();
     const double cap = device.dram_bytes_per_s() * (1 - 1e-9);
     std::vector<double>& pool_bound = chk_bound;
     std::vector<char>& pool_shared = chk_shared;
-    std::vector<std::pair<int, Run*>>& rep = chk_rep;
     pool_bound.assign(pools.size(), 0.0);
     pool_shared.assign(pools.size(), 0);
-    rep.clear();
-    double peaks = 0;
+    rep_runs.clear();
     for (auto& [id, r] : runs) {
       if (r.replayed) {
-        rep.emplace_back(id, &r);
-        peaks += r.memo->peak_from[std::max(r.cursor, r.replay_from)];
+        advance_segment(r);
+        rep_runs.push_back(&r);
         continue;
       }
       if (r.next >= r.plan->kernels.size()) continue;  // completed
@@ -613,88 +872,144 @@ struct Engine::State {
         pool_bound[r.pool] += r.bound_used;
       }
     }
-    if (rep.empty()) return;
     double fixed = 0;
     for (std::size_t p = 0; p < pools.size(); ++p)
       fixed += pool_shared[p] ? static_cast<double>(pools[p].sms) * device.sm_dram_bytes_per_s() : pool_bound[p];
-    if (fixed + peaks <= cap) return;
-    // Sweep the replayed runs' kernels from now on: a kernel asks its peak over [start, end).
-    struct Cur {
-      int id;
-      const Run* r;
-      std::size_t k;
-      bool in;
-      double t = kInf;  // its next boundary: kernel k's end when in, else its start
-    };
-    std::vector<Cur> cs;
-    for (auto [id, r] : rep) {
-      const auto& ks = r->memo->timing.kernels;
-      const double t0 = r->replay_base;
-      while (r->cursor < ks.size() && t0 + ks[r->cursor].end_s <= now) ++r->cursor;
-      if (r->cursor < ks.size()) cs.push_back(Cur{id, r, r->cursor, t0 + ks[r->cursor].start_s <= now});
+    double now_level = fixed, peaks = fixed;
+    for (const Run* r : rep_runs) {
+      now_level += r->memo->seg_d[r->seg];
+      peaks += r->memo->seg_peak_from[r->seg];
     }
-    auto next_t = [](Cur& c) {
-      const auto& ks = c.r->memo->timing.kernels;
-      c.t = c.k >= ks.size() ? kInf : c.r->replay_base + (c.in ? ks[c.k].end_s : ks[c.k].start_s);
-    };
-    for (Cur& c : cs) next_t(c);
-    // The runs asking bandwidth at the instant found fall back to events then.
-    auto mark = [&] {
-      for (const Cur& c : cs)
-        if (c.in) check_runs.push_back(c.id);
-    };
-    auto level = [&] {
-      double sum = fixed;
-      for (const Cur& c : cs)
-        if (c.in) sum += c.r->memo->peak[c.k];
-      return sum;
-    };
-    bool any_in = false;
-    for (const Cur& c : cs) any_in |= c.in;
-    if (any_in && level() > cap) {
-      check_at = now;
-      mark();
+    if (now_level > cap && !rep_runs.empty()) {
+      enter_fluid();
       return;
     }
-    // At most this many kernel boundaries per check (anything that changes the running set checks
-    // again); past them, a re-check at that instant.
-    int budget = 64;
+    fluid = false;
+    for (Run* r : rep_runs)
+      if (r->speed != 1) set_speed(*r, 1.0);
+    if (rep_runs.empty() || peaks <= cap) return;
+    sweep(fixed, cap);
+  }
+
+  // The replayed runs may be slowed from now on; those that may not fall back to events.
+  void enter_fluid() {
+    fluid = true;
+    check_at = now;  // recompute_rates sets their next boundary
+    for (auto& [id, r] : runs)
+      if (r.replayed && !may_slow(r)) materialize(id, r);
+  }
+
+  // Walks the replayed runs' timelines from now (at full speed) to the first instant their summed
+  // demand exceeds `cap`, and sets check_at there. Windows up to the next chunk end of any run are
+  // first bounded by chunk peaks; only where that bound exceeds the cap are segments walked: those
+  // of runs whose chunk peak alone is large, and every run's once their mix exceeds the cap.
+  void sweep(double fixed, double cap) {
+    auto& cs = chk_cur;
+    cs.clear();
+    // Up to the first replayed run's end: the running set changes there (a serving loop starts the
+    // next batch), which checks again anyway.
+    double horizon = kInf;
+    for (const Run* r : rep_runs) {
+      const Memo& m = *r->memo;
+      cs.push_back(Cursor{m.seg_t.data(), m.seg_d.data(), m.chunk_d.data(), m.seg_t.size(), r->t_pos - r->pos_at,
+                          r->seg, false});
+      horizon = std::min(horizon, r->replay_end);
+    }
+    double t = now;
+    bool tested = true;  // the exact level at t is known to be within the cap
+    // At most this many windows and segment steps per check; past them, a re-check at that instant.
+    int budget = 1024;
     while (true) {
-      int best = -1;
-      double bt = kInf;
-      for (std::size_t i = 0; i < cs.size(); ++i) {
-        const Cur& c = cs[i];
-        const double t = c.t;
-        if (t == kInf) continue;
-        // Ends before starts at one instant (a kernel's interval is half-open).
-        if (best < 0 || t < bt || (t == bt && c.in && !cs[best].in)) {
-          best = static_cast<int>(i);
-          bt = t;
-        }
+      double end = horizon, bound = fixed;
+      for (const Cursor& c : cs) {
+        end = std::min(end, c.chunk_end());
+        bound += c.chunk_peak();
       }
-      if (best < 0) return;
-      if (--budget < 0) {
-        check_at = std::max(bt, now);  // check_runs empty: only re-checks
+      if (bound > cap && !walk_window(t, end, tested, fixed, cap, budget)) return;
+      if (end >= horizon || --budget < 0) {
+        check_at = std::max(end, now);
         return;
       }
-      Cur& c = cs[best];
-      if (c.in) {
-        c.in = false;
-        ++c.k;
-        next_t(c);
-      } else {
-        c.in = true;
-        next_t(c);
-        if (level() > cap) {
-          check_at = std::max(bt, now);
-          mark();
-          return;
+      t = end;
+      for (Cursor& c : cs) c.advance(t);
+      tested = false;
+    }
+  }
+
+  // The segment walk of sweep() over [t, end): false when it set check_at (an excess, or the budget).
+  bool walk_window(double t, double end, bool tested, double fixed, double cap, int& budget) {
+    auto& cs = chk_cur;
+    for (Cursor& c : cs) c.fine = c.chunk_peak() > 0.5 * (cap - fixed);
+    bool all = false;
+    auto level = [&] {
+      double sum = fixed;
+      for (const Cursor& c : cs) sum += c.fine ? c.seg_d[c.seg] : c.chunk_peak();
+      return sum;
+    };
+    // Walks every run from `at` on (each at its segment there); true when the level exceeds the cap.
+    auto refine = [&](double at) {
+      for (Cursor& c : cs)
+        if (!c.fine) {
+          c.advance(at);
+          c.fine = true;
         }
+      all = true;
+      return level() > cap;
+    };
+    if (level() > cap && refine(t) && !tested) {
+      check_at = std::max(t, now);
+      return false;
+    }
+    while (true) {
+      double bt = kInf;
+      for (const Cursor& c : cs)
+        if (c.fine) bt = std::min(bt, c.next());
+      if (bt >= end) return true;
+      if (--budget < 0) {
+        check_at = std::max(bt, now);
+        return false;
+      }
+      for (Cursor& c : cs)
+        if (c.fine && c.next() == bt) ++c.seg;
+      if (level() > cap && (all || refine(bt))) {
+        check_at = std::max(bt, now);
+        return false;
       }
     }
   }
 
   // ---- the event loop ------------------------------------------------------------------------
+  // Fluid replay: each replayed run's current segment asks the bandwidth it asked alone, as a kernel
+  // with its resident warps (after the kernels', in rep_runs order).
+  void add_replayed_demand() {
+    rep_runs.clear();
+    for (auto& [id, r] : runs) {
+      if (!r.replayed) continue;
+      advance_segment(r);
+      rep_runs.push_back(&r);
+      demand.push_back(r.memo->seg_d[r.seg]);
+      weight.push_back(r.memo->seg_w[r.seg]);
+    }
+  }
+
+  // Each replayed run moves along its timeline at its share now over the share it had alone (a
+  // kernel's blocks all slow by its factor), and the next segment boundary of any is the next event.
+  void pace_replayed() {
+    const std::size_t first = kernel_ids.size();
+    check_at = kInf;
+    for (std::size_t j = 0; j < rep_runs.size(); ++j) {
+      Run& r = *rep_runs[j];
+      const Memo& m = *r.memo;
+      const double speed = factor[first + j] / m.seg_f[r.seg];
+      if (speed != r.speed) set_speed(r, speed);
+      if (speed < 1 && !r.slowed) {
+        r.slowed = true;
+        ++throttled;
+      }
+      if (r.seg + 1 < m.seg_t.size()) check_at = std::min(check_at, when(r, m.seg_t[r.seg + 1]));
+    }
+  }
+
   void recompute_rates() {
     const double sat = device.model.warps_to_saturate_sm;
     const double port = device.sm_dram_bytes_per_s();
@@ -716,9 +1031,8 @@ struct Engine::State {
         demand[static_cast<std::size_t>(a.factor)] += l.demand;
         continue;
       }
-      // The SMs this lane runs on hold its own blocks (the busiest SM's count) and, on average,
-      // everyone else's.
-      const double sm_warps = groups[l.group].warps + (l.per_sm - l.charge) * a.k->warps;
+      const double sm_warps =
+          mode == SimMode::fast ? busiest_warps(l) : groups[l.group].warps + (l.per_sm - l.charge) * a.k->warps;
       const BlockRate br = block_rate(a.k->work, a.k->warps, sm_warps, sat, port);
       l.speed = 1.0 / br.time_s;
       l.base_bound = br.bound;
@@ -730,8 +1044,11 @@ struct Engine::State {
         double& p = kernel_peak[actives[kernel_ids[i]].index];
         p = std::max(p, demand[i]);
       }
+    if (fluid) add_replayed_demand();
     share_bandwidth(demand, weight, device.dram_bytes_per_s(), factor, order);
     for (std::size_t i = 0; i < kernel_ids.size(); ++i) actives[kernel_ids[i]].factor = factor[i];
+    if (profile) record_segment();
+    if (fluid) pace_replayed();
     for (Lane& l : lanes) {
       if (!l.live) continue;
       Active& a = actives[l.kernel];
@@ -769,23 +1086,20 @@ struct Engine::State {
   }
 
   void process() {
-    if (replay_on) {
+    if (replay_on)
       for (auto& [id, r] : runs)
         if (r.replayed && r.replay_end <= now) finish_replayed(id, r);
-      if (check_at <= now && check_stale && !check_dirty) update_check();
-      if (check_at <= now) {
-        for (int id : check_runs) {
-          Run& r = runs.at(id);
-          if (r.replayed) materialize(id, r);
-        }
-        check_runs.clear();
-        check_dirty = true;
-      }
-    }
     bool any_finished = false;
     for (std::size_t lid = 0; lid < lanes.size(); ++lid) {
       Lane& l = lanes[lid];
       if (!l.live) continue;
+      if (mode == SimMode::fast) {
+        if (done(l)) {
+          finish_wave(static_cast<int>(lid));
+          any_finished = true;
+        }
+        continue;
+      }
       Active& a = actives[l.kernel];
       Group& g = groups[l.group];
       while (!l.entries.empty() && done(l)) {
@@ -818,6 +1132,7 @@ struct Engine::State {
     }
     for (std::size_t p = 0; p < pools.size(); ++p)
       if (pools[p].dirty) dispatch(static_cast<int>(p));
+    if (replay_on && (check_dirty || check_at <= now)) update_check();
     recompute_rates();
     for (Pool& p : pools) p.dirty = false;
   }
@@ -830,10 +1145,12 @@ struct Engine::State {
         auto it = runs.find(id);
         results[id] = std::move(it->second.timing);
         runs.erase(it);
-        check_stale = true;
         return id;
       }
-      if (check_dirty) update_check();
+      if (check_dirty) {
+        update_check();
+        recompute_rates();
+      }
       double t_next = check_at;
       for (const Lane& l : lanes)
         if (l.live && l.rate > 0) t_next = std::min(t_next, finish_time(l));
@@ -897,6 +1214,7 @@ int Engine::add_pool(const std::vector<int>& sm_ids) {
       s_->groups.push_back(g);
     }
   } else {
+    p.spans.push_back(Span{0, p.sms, {}, 0, 0});
     Group g;
     g.sms = p.sms;
     g.pool = pool_id;
@@ -950,5 +1268,6 @@ void Engine::set_replay(bool on) {
 bool Engine::replay() const { return s_->replay_on && s_->mode == SimMode::fast; }
 uint64_t Engine::replayed_runs() const { return s_->replayed; }
 uint64_t Engine::materialized_runs() const { return s_->materialized; }
+uint64_t Engine::throttled_runs() const { return s_->throttled; }
 
 }  // namespace dstack::sim

@@ -4,8 +4,10 @@
 //  - block: every thread block is placed on an SM with room for it (per-resource accounting of
 //    threads, blocks, registers, shared memory, barriers), kernels of a pool dispatched first come
 //    first served and in order per stream, as the hardware block scheduler does;
-//  - fast: per kernel, waves of blocks on its pool (the tail wave explicit, each wave at the SM load
-//    it creates), concurrency between streams at wave granularity.
+//  - fast: per kernel, waves of blocks on its pool: each wave as many blocks as fit now, on the SMs
+//    block mode's scheduler would pick, counted per span of SMs holding the same load rather than
+//    block by block (so streams sharing a pool hold their own SMs: a tail wave on a few SMs leaves
+//    the rest to others); a wave's blocks finish together at its busiest SM's pace.
 // In both, blocks progress as fluids: each at its SM's compute and DRAM-port share (block_rate.h),
 // and the device's DRAM bandwidth is divided among all running kernels (bandwidth.h) whenever the
 // running set changes. CPU only.
@@ -78,17 +80,23 @@ class Engine {
   uint64_t events() const;  // loop iterations so far (for benchmarks)
 
   // Replay (fast mode only; on by default): a run alone in its pool is simulated once per (plan,
-  // pool size, dispatch), in isolation with the same kernel machinery, and its timeline cached. While
-  // the summed DRAM demand of everything running provably stays within the device's bandwidth (the
-  // cached per-kernel peak demands of replayed runs overlaid in time, plus a bound for every
-  // simulated pool), nothing throttles it, so it completes as one event at issue + cached duration.
-  // At the first instant the overlay could exceed the bandwidth, or when another run joins its pool,
-  // it is materialized (its kernel-level state at that instant, re-simulated in isolation) and
-  // simulated event by event from then on. Results equal the replay-off engine within rounding.
+  // pool size, dispatch), in isolation with the same kernel machinery, and its timeline cached as
+  // segments over which its DRAM demand, resident warps and bandwidth share are constant. While the
+  // summed demand of everything running stays within the device's bandwidth (the replayed runs'
+  // segments overlaid in time, plus a bound for every pool simulated by events), nothing throttles
+  // it: it completes as one event at issue + cached duration. Where the sum exceeds the bandwidth
+  // (fluid replay), each replayed run's current segment takes part in the bandwidth split as a
+  // kernel asking what it asked alone, and the run moves along its timeline at the share it gets
+  // over the share it had alone (what the event engine does to its blocks), one event per segment
+  // boundary while it lasts. It falls back to events (materialized: its kernel-level state
+  // re-simulated in isolation up to where it is) when another run joins its pool, or when it would
+  // be slowed while recording kernels or with a later kernel waiting for its own launch (a delay
+  // would not be a shift). Results equal the replay-off engine within rounding.
   void set_replay(bool on);
   bool replay() const;
   uint64_t replayed_runs() const;      // replays begun: at a run's start, or resumed between kernels
   uint64_t materialized_runs() const;  // replays that fell back to events before the run completed
+  uint64_t throttled_runs() const;     // replays slowed by DRAM contention (fluid replay) at least once
 
  private:
   struct State;

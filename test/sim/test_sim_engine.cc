@@ -2,6 +2,7 @@
 // bandwidth sharing, launch overheads, in both granularities.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 
 #include "runtime/sim/bandwidth.h"
@@ -147,6 +148,33 @@ TEST_P(BothModes, StreamsWithoutPartitionsShareSms) {
   EXPECT_NEAR(last / one, 2.0, 0.05);
 }
 
+// Streams sharing a pool without partitions: a few long blocks of one stream hold a few SMs, so
+// another stream's waves fit around them (fewer blocks on those SMs, slower there). The fast mode
+// places waves on the SMs block mode's scheduler picks, so the two agree.
+TEST(SimEngine, FastModePlacesConcurrentWavesLikeBlockMode) {
+  const auto& d = h100();
+  const SimKernel few = make_kernel(d, KernelShape{.blocks = 5, .threads = 512, .flops_per_block = 4e7});
+  const SimKernel many = make_kernel(d, KernelShape{.blocks = 16 * 6 + 7, .threads = 256, .flops_per_block = 2e6,
+                                                    .bytes_per_block = 2e4});
+  const SimKernel mem = make_kernel(d, KernelShape{.blocks = 40, .threads = 128, .bytes_per_block = 4e6});
+  auto ends = [&](SimMode mode) {
+    Engine e(d, mode);
+    const int pool = e.add_pool(sm_range(0, 16));
+    e.start_run(make_plan({few, mem}), pool, DispatchMode::graph, 0.0, false);
+    e.start_run(make_plan({many, many, few}), pool, DispatchMode::graph, 1e-6, false);
+    e.start_run(make_plan({mem, many}), pool, DispatchMode::per_kernel, 2e-6, false);
+    std::map<int, double> out;
+    while (auto id = e.run_until()) out[*id] = e.take_result(*id).end_s;
+    return out;
+  };
+  const auto block = ends(SimMode::block), fast = ends(SimMode::fast);
+  ASSERT_EQ(block.size(), 3u);
+  for (const auto& [id, t] : block) {
+    EXPECT_NEAR(fast.at(id), t, 0.02 * t) << "run " << id;
+    std::printf("run %d: block %.3f us fast %.3f us\n", id, t * 1e6, fast.at(id) * 1e6);
+  }
+}
+
 TEST_P(BothModes, GraphDispatchHasLessLaunchOverhead) {
   const auto& d = h100();
   std::vector<SimKernel> ks(20, make_kernel(d, compute_kernel(16)));
@@ -166,8 +194,8 @@ TEST_P(BothModes, GraphDispatchHasLessLaunchOverhead) {
 }
 
 // Replay on and off: memory-bound and compute-bound runs in two pools, staggered so the replayed
-// runs fall back to events mid-kernel, plus a third run joining a pool in flight; every kernel's
-// timing agrees within 1e-9 relative.
+// runs slow each other mid-kernel, plus runs joining a pool in flight; every kernel's timing agrees
+// within 1e-9 relative.
 TEST(SimEngine, ReplayMatchesEventsKernelByKernel) {
   const auto& d = h100();
   const SimKernel mem = make_kernel(d, KernelShape{.blocks = 5000, .threads = 256, .bytes_per_block = 1e6});
@@ -176,32 +204,44 @@ TEST(SimEngine, ReplayMatchesEventsKernelByKernel) {
                                                      .bytes_per_block = 1e4});
   const auto pa = make_plan({cmp, mem, light, mem, cmp});
   const auto pb = make_plan({light, cmp, mem, light});
-  auto once = [&](bool replay, uint64_t* replayed, uint64_t* materialized) {
+  // Recorded runs fall back to events when slowed (their kernels' times are kept); unrecorded ones
+  // are slowed in replay.
+  auto once = [&](bool replay, bool record, uint64_t* replayed, uint64_t* materialized, uint64_t* throttled) {
     Engine e(d, SimMode::fast);
     e.set_replay(replay);
     const int a = e.add_pool(sm_range(0, 64));
     const int b = e.add_pool(sm_range(64, 64));
-    e.start_run(pa, a, DispatchMode::graph, 0.0, true);
-    e.start_run(pb, b, DispatchMode::per_kernel, 37e-6, true);
+    e.start_run(pa, a, DispatchMode::graph, 0.0, record);
+    e.start_run(pb, b, DispatchMode::per_kernel, 37e-6, record);
     std::map<int, RunTiming> out;
     bool joined = false;
     while (auto id = e.run_until()) {
       out[*id] = e.take_result(*id);
       if (!joined) {  // another run joins pool b (or a) while the other pool's run is in flight
         joined = true;
-        e.start_run(pa, *id == 0 ? a : b, DispatchMode::graph, e.now(), true);
-        e.start_run(pb, *id == 0 ? a : b, DispatchMode::graph, e.now() + 11e-6, true);
+        e.start_run(pa, *id == 0 ? a : b, DispatchMode::graph, e.now(), record);
+        e.start_run(pb, *id == 0 ? a : b, DispatchMode::graph, e.now() + 11e-6, record);
       }
     }
     *replayed = e.replayed_runs();
     *materialized = e.materialized_runs();
+    *throttled = e.throttled_runs();
     return out;
   };
-  uint64_t r1 = 0, m1 = 0, r0 = 0, m0 = 0;
-  const auto on = once(true, &r1, &m1), off = once(false, &r0, &m0);
+  uint64_t r1 = 0, m1 = 0, t1 = 0, r0 = 0, m0 = 0, t0 = 0;
+  const auto on = once(true, true, &r1, &m1, &t1), off = once(false, true, &r0, &m0, &t0);
   EXPECT_GT(r1, 0u);
   EXPECT_GT(m1, 0u);
   EXPECT_EQ(r0, 0u);
+  // Unrecorded: replayed runs slowed by the other pool's (fluid replay) end when events say.
+  uint64_t r2 = 0, m2 = 0, t2 = 0;
+  const auto fluid = once(true, false, &r2, &m2, &t2);
+  EXPECT_GT(t2, 0u);
+  ASSERT_EQ(fluid.size(), off.size());
+  for (const auto& [id, t] : off) {
+    EXPECT_NEAR(fluid.at(id).start_s, t.start_s, 1e-9 * t.start_s) << id;
+    EXPECT_NEAR(fluid.at(id).end_s, t.end_s, 1e-9 * t.end_s) << id;
+  }
   ASSERT_EQ(on.size(), off.size());
   for (const auto& [id, t] : off) {
     const RunTiming& u = on.at(id);

@@ -22,10 +22,13 @@ namespace {
 // latency difference of one batch alone (every zoo model at the points below) and of every run when
 // models share the GPU through disjoint partitions (measured: below 0.01%).
 constexpr double kBlockFastBound = 0.01;
-// Streams sharing SMs without partitions (Triton/MPS-like): the fast mode places whole waves on a
-// pool's average load, the block mode each block on its own SM, so single runs differ more (a small
-// model beside big ones: up to about 2.4x measured); the mean over runs stays within this bound.
-constexpr double kSharedSmMeanBound = 0.25;
+// Streams sharing SMs without partitions (Triton/MPS-like), batches 1 to 16: the fast mode places
+// each wave on the SMs block mode's scheduler picks, but a wave's blocks finish together at its
+// busiest SM's pace where block mode frees each SM as its blocks finish. Measured: mean per-run
+// difference 0.1% (batch 1) to 6.9% (batch 16), 1.9% at batch 4; worst single run 49% (a
+// mobilenet_v2 batch 16 beside big models; 5.6% at batch 4).
+constexpr double kSharedSmMeanBound = 0.10;
+constexpr double kSharedSmWorstBound = 0.60;
 
 const DeviceSpec& h100() {
   static const DeviceSpec d = load_device("h100_sxm");
@@ -97,7 +100,7 @@ TEST_P(ZooModel, FastModeAgreesWithBlockMode) {
 
 // Four models at once, batch after batch, either in four partitions (D-STACK-like) or all on the
 // whole GPU (Triton/MPS-like): each run's latency in fast mode against block mode.
-std::vector<double> concurrent_latencies(SimMode mode, bool partitioned) {
+std::vector<double> concurrent_latencies(SimMode mode, bool partitioned, int64_t batch) {
   SimBackend b(h100(), mode);
   const std::vector<std::string> ms = {"resnet50", "mobilenet_v2", "vgg16", "bert_base"};
   for (const auto& m : ms)
@@ -105,13 +108,13 @@ std::vector<double> concurrent_latencies(SimMode mode, bool partitioned) {
   if (partitioned) b.set_layout(PartitionLayout{{32, 32, 32, 24}});
   b.run_until(0.01);  // partitions created
   for (int i = 0; i < 4; ++i)
-    b.submit(RunRequest{.model = ms[i], .batch = 4, .partition = partitioned ? i : 0, .tag = uint64_t(100 * i)});
+    b.submit(RunRequest{.model = ms[i], .batch = batch, .partition = partitioned ? i : 0, .tag = uint64_t(100 * i)});
   // Tag: model * 100 + the model's run number; three runs per model.
   std::map<uint64_t, double> lat;
   while (auto c = b.run_until(INFINITY)) {
     lat[c->request.tag] = c->finished_s - c->submitted_s;
     if (c->request.tag % 100 < 2)
-      b.submit(RunRequest{.model = c->request.model, .batch = 4, .partition = c->request.partition,
+      b.submit(RunRequest{.model = c->request.model, .batch = batch, .partition = c->request.partition,
                           .tag = c->request.tag + 1});
   }
   std::vector<double> v;
@@ -120,30 +123,34 @@ std::vector<double> concurrent_latencies(SimMode mode, bool partitioned) {
 }
 
 TEST(SimZoo, FastModeAgreesWithBlockModeUnderConcurrency) {
-  for (bool partitioned : {true, false}) {
-    const auto block = concurrent_latencies(SimMode::block, partitioned);
-    const auto fast = concurrent_latencies(SimMode::fast, partitioned);
-    ASSERT_EQ(block.size(), 12u);
-    ASSERT_EQ(fast.size(), 12u);
-    double worst = 0, mean = 0;
-    for (std::size_t i = 0; i < block.size(); ++i) mean += std::abs(fast[i] - block[i]) / block[i] / static_cast<double>(block.size());
-    for (std::size_t i = 0; i < block.size(); ++i) {
-      worst = std::max(worst, std::abs(fast[i] - block[i]) / block[i]);
-      if (std::getenv("DSTACK_SIM_DEBUG")) std::printf("  run %zu: block %.4f ms fast %.4f ms\n", i, block[i] * 1e3, fast[i] * 1e3);
+  for (bool partitioned : {true, false})
+    for (int64_t batch : {1, 4, 8, 16}) {
+      const auto block = concurrent_latencies(SimMode::block, partitioned, batch);
+      const auto fast = concurrent_latencies(SimMode::fast, partitioned, batch);
+      ASSERT_EQ(block.size(), 12u);
+      ASSERT_EQ(fast.size(), 12u);
+      double worst = 0, mean = 0;
+      for (std::size_t i = 0; i < block.size(); ++i) mean += std::abs(fast[i] - block[i]) / block[i] / static_cast<double>(block.size());
+      for (std::size_t i = 0; i < block.size(); ++i) {
+        worst = std::max(worst, std::abs(fast[i] - block[i]) / block[i]);
+        if (std::getenv("DSTACK_SIM_DEBUG")) std::printf("  run %zu: block %.4f ms fast %.4f ms\n", i, block[i] * 1e3, fast[i] * 1e3);
+      }
+      std::printf("batch %d concurrent %s: fast-vs-block latency difference: worst run %.2f%%, mean %.2f%%\n",
+                  static_cast<int>(batch), partitioned ? "in 4 partitions" : "on the whole GPU", 100 * worst, 100 * mean);
+      if (partitioned) {
+        EXPECT_LE(worst, kBlockFastBound) << "batch " << batch;
+      } else {
+        EXPECT_LE(mean, kSharedSmMeanBound) << "batch " << batch;
+        EXPECT_LE(worst, kSharedSmWorstBound) << "batch " << batch;
+      }
     }
-    std::printf("concurrent %s: fast-vs-block latency difference: worst run %.2f%%, mean %.2f%%\n",
-                partitioned ? "in 4 partitions" : "on the whole GPU", 100 * worst, 100 * mean);
-    if (partitioned)
-      EXPECT_LE(worst, kBlockFastBound);
-    else
-      EXPECT_LE(mean, kSharedSmMeanBound);
-  }
 }
 
 // Replay (Engine::set_replay) must not change results: four models batch after batch, in
 // partitions and on the whole GPU, graph and per-kernel dispatch, with replay on and off give the
 // same completions in the same order at the same instants (within 1e-9 relative: the cached
-// timeline is shifted to each run's start, which rounds differently).
+// timeline is shifted to each run's start and slowed by the same bandwidth rule segment by segment,
+// which rounds differently).
 struct Completion {
   uint64_t tag;
   double started, finished;
@@ -191,15 +198,16 @@ TEST(SimZoo, ReplayGivesTheSameCompletionsAsEvents) {
         std::printf("replay vs events, %s: %llu runs replayed, %llu fell back to events\n", what.c_str(),
                     static_cast<unsigned long long>(replayed), static_cast<unsigned long long>(materialized));
         if (partitioned) {
-          EXPECT_GT(replayed, 0u) << what;
+          // Alone in their partitions, every run is replayed from start to end: contention for DRAM
+          // between partitions slows replayed runs (fluid replay) rather than making them fall back.
+          EXPECT_EQ(replayed, 24u) << what;
+          if (dispatch == DispatchMode::graph) {
+            EXPECT_EQ(materialized, 0u) << what;
+          }
+        } else {
+          EXPECT_GT(materialized, 0u) << what;  // a run joining a replayed run's pool
         }
       }
-  // Both paths are exercised: replayed runs that complete as one event and ones that fall back.
-  uint64_t replayed = 0, materialized = 0;
-  serve(true, true, 8, DispatchMode::graph, 6, &replayed, &materialized);
-  EXPECT_GT(replayed, 0u);
-  EXPECT_GT(materialized, 0u);
-  EXPECT_LT(materialized, replayed * 10);
 }
 
 TEST(SimZoo, ReplayIsDeterministic) {
