@@ -32,7 +32,7 @@ std::string render_info_text(const BuildInfo& build, const GpuReport& gpus) {
   std::string out = build_line(build);
   if (!gpus.usable()) {
     out += fmt::format("GPU:     none found: {}\n", gpus.unavailable_reason);
-    out += "backend: no GPU runs here; the simulator stands in for one (dstack sim run MODEL --batch N)\n";
+    out += "backend: no GPU runs here; the simulator stands in for one (dstack sim run MODEL --batch N; dstack run CONFIG.yaml)\n";
     return out;
   }
   out += fmt::format("driver:  CUDA {} (runtime {})\n", cuda_version_string(gpus.driver_version),
