@@ -9,10 +9,14 @@
 #include <fstream>
 #include <numeric>
 
+#include "serve_test_util.h"
 #include "runtime/serve/arrivals.h"
 
 namespace dstack::serve {
 namespace {
+
+using test::temp_file;
+using test::error_of;
 
 struct Moments {
   double mean;
@@ -56,21 +60,6 @@ ArrivalSpec spec_of(ArrivalKind kind, double rate, double cv = 1) {
   s.rate_rps = rate;
   s.cv = cv;
   return s;
-}
-
-std::filesystem::path temp_file(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::path(testing::TempDir()) / name;
-  std::ofstream(path) << text;
-  return path;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(ServeRandom, DrawsHaveTheirDistributionsMoments) {

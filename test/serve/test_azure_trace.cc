@@ -9,10 +9,14 @@
 #include <functional>
 #include <numeric>
 
+#include "serve_test_util.h"
 #include "runtime/serve/azure_trace.h"
 
 namespace dstack::serve {
 namespace {
+
+using test::temp_file;
+using test::error_of;
 
 const std::filesystem::path kSynthetic = DSTACK_AZURE_SYNTHETIC;
 
@@ -27,21 +31,6 @@ std::string row(const std::string& function, const std::string& count, const std
   std::string r = "o,a," + function + ",http";
   for (int m = 1; m <= kAzureMinutesPerDay; ++m) r.append(",").append(m == 5 && !bad_cell.empty() ? bad_cell : count);
   return r;
-}
-
-std::filesystem::path temp_file(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::path(testing::TempDir()) / name;
-  std::ofstream(path) << text;
-  return path;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 AzureReplay by_row(std::size_t r) {

@@ -6,10 +6,13 @@
 #include <functional>
 #include <sstream>
 
+#include "serve_test_util.h"
 #include "runtime/serve/metrics.h"
 
 namespace dstack::serve {
 namespace {
+
+using test::error_of;
 
 RequestRecord completed(int model, double arrival_s, double latency_ms, int64_t batch, double slo_ms) {
   const double finished = arrival_s + latency_ms / 1e3;
@@ -38,15 +41,6 @@ std::vector<RequestRecord> small_run() {
 const std::vector<ModelLoad> kLoads = {{"a", 50, 1.0}, {"b", 100, 2.0}};
 
 ServeMetrics small_metrics() { return compute_metrics(small_run(), kLoads, {2, 12}, 66, 132); }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(ServeMetrics, CountsPerModelAndRejectionReasonsWithWarmUpExcluded) {
   const auto m = small_metrics();
