@@ -12,10 +12,9 @@
 
 #include "app/cli_common.h"
 #include "app/commands.h"
-#include "models/plan.h"
 #include "runtime/analysis/batch_optimizer.h"
-#include "runtime/analysis/parallelism_model.h"
 #include "runtime/analysis/profile.h"
+#include "runtime/sched/oracle.h"
 
 namespace dstack::app {
 namespace {
@@ -31,34 +30,6 @@ struct BatchArgs {
   std::string profile;
   std::string kernel_times;
   bool json = false;
-};
-
-// T(b, S) from the parallelism model, one prepared plan per batch.
-class ModelLatency {
- public:
-  ModelLatency(std::string model, kernels::Precision p, const sim::DeviceSpec& d, std::shared_ptr<const sim::CostModel> c)
-      : model_(std::move(model)), precision_(p), device_(d), cost_(std::move(c)) {}
-  double operator()(int64_t batch, int sms) {
-    auto& e = cache_[batch];
-    if (!e.plan) {
-      models::Plan plan = models::lower(shape_graph(model_), batch, precision_);
-      plan.model = model_;
-      e.plan = std::make_shared<const sim::SimPlan>(sim::prepare_plan(plan, device_, *cost_));
-      e.model = std::make_unique<analysis::ParallelismModel>(*e.plan, device_);
-    }
-    return e.model->latency_s(sms);
-  }
-
- private:
-  struct Entry {
-    std::shared_ptr<const sim::SimPlan> plan;
-    std::unique_ptr<analysis::ParallelismModel> model;
-  };
-  std::string model_;
-  kernels::Precision precision_;
-  const sim::DeviceSpec& device_;
-  std::shared_ptr<const sim::CostModel> cost_;
-  std::map<int64_t, Entry> cache_;
 };
 
 }  // namespace
@@ -91,8 +62,12 @@ void register_batch(CLI::App& app) {
     std::string source;
     if (a->profile.empty()) {
       problem.sms = d.granularity().partition_sizes;
-      auto m = std::make_shared<ModelLatency>(a->model, precision, d, make_cost_model(a->kernel_times));
-      latency = [m](int64_t b, int s) { return (*m)(b, s); };
+      // The oracle the schedulers use: one prepared plan per batch, latencies cached.
+      const std::shared_ptr<const models::Graph> graph(&shape_graph(a->model), [](const models::Graph*) {});
+      auto oracle = std::make_shared<sched::ParallelismOracle>(
+          d, std::vector<std::shared_ptr<const models::Graph>>{graph}, std::vector<std::string>{a->model}, precision,
+          make_cost_model(a->kernel_times));
+      latency = [oracle](int64_t b, int s) { return oracle->latency_s(0, b, s); };
       source = "parallelism model on " + d.name;
     } else {
       std::map<std::pair<int64_t, int>, double> points;
