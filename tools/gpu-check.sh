@@ -55,7 +55,33 @@ step build required cmake --build "$build" -j "$jobs"
 if [ "$failed" = 0 ]; then
   step info required "$build/app/dstack" info
   "$build/app/dstack" info --json >"$out/info.json" 2>/dev/null
-  step ctest required bash -c "cd '$build' && ctest --output-on-failure --output-junit '$out/ctest.xml' -j 4"
+  step ctest required bash -c "cd '$build' && ctest --output-on-failure --timeout 300 --output-junit '$out/ctest.xml' -j ${CTEST_JOBS:-4}"
+  if ls "$build"/bench/bench_* >/dev/null 2>&1; then
+    # Kernel benchmarks (ours vs cuDNN/cuBLAS), partition re-size costs, and whole models including
+    # the short profile sweep (latency by batch and partition size): JSON under $out.
+    step bench required tools/run-bench.sh "$build" "$out"
+  else
+    skip bench "benchmarks not built (Google Benchmark missing: run tools/pack-gpu-deps.sh here first)"
+  fi
+  # A measured profile (whole models and every kernel, by batch and partition size) and the
+  # parallelism model's knees against it: the data issue 6's knee tables and the simulator's
+  # calibration wait for.
+  step profile optional timeout 240 "$build/app/dstack" profile resnet50,mobilenet_v2,bert_base --backend gpu \
+    --batches 1,2,4,8,16,32 --repeats 5 --kernel-repeats 1 --stop-after-ms 100 -o "$out/profile.csv"
+  if [ -f "$out/profile.csv" ]; then
+    step knee optional bash -c "'$build/app/dstack' knee resnet50,mobilenet_v2,bert_base --batches 1,2,4,8,16,32 \
+      --profile '$out/profile.csv' > '$out/knee.txt' && cat '$out/knee.txt'"
+    step validate optional bash -c "'$build/app/dstack' sim validate --profile '$out/profile.csv' > '$out/sim_validate.txt' \
+      && tail -3 '$out/sim_validate.txt'"
+  fi
+  # PyTorch eager on the same models, where this machine's Python has torch and torchvision.
+  torch_py=${DSTACK_TORCH_PYTHON:-python3}
+  if "$torch_py" -c 'import torch, torchvision' >/dev/null 2>&1; then
+    step torch optional timeout 120 "$torch_py" tools/torch_baseline.py --out "$out/torch_baseline.json"
+  else
+    skip torch "no torch/torchvision in $torch_py (set DSTACK_TORCH_PYTHON)"
+  fi
+  # The sanitizers last: the slowest steps, so a run cut short still has the measurements.
   if command -v compute-sanitizer >/dev/null 2>&1; then
     # The GPU tests at their own (small) shapes: the runtime tests and every kernel family. Tests
     # that provoke CUDA API errors on purpose are left out (the sanitizer counts every failed call),
@@ -76,31 +102,6 @@ if [ "$failed" = 0 ]; then
     step racecheck required sanitize racecheck
   else
     skip memcheck "compute-sanitizer not on PATH"; skip racecheck "compute-sanitizer not on PATH"
-  fi
-  if ls "$build"/bench/bench_* >/dev/null 2>&1; then
-    # Kernel benchmarks (ours vs cuDNN/cuBLAS), partition re-size costs, and whole models including
-    # the short profile sweep (latency by batch and partition size): JSON under $out.
-    step bench required tools/run-bench.sh "$build" "$out"
-  else
-    skip bench "benchmarks not built (Google Benchmark missing: run tools/pack-gpu-deps.sh here first)"
-  fi
-  # A measured profile (whole models and every kernel, by batch and partition size) and the
-  # parallelism model's knees against it: the data issue 6's knee tables and the simulator's
-  # calibration wait for.
-  step profile optional "$build/app/dstack" profile resnet50,mobilenet_v2,bert_base --backend gpu \
-    --batches 1,2,4,8,16,32 --repeats 5 --kernel-repeats 1 --stop-after-ms 100 -o "$out/profile.csv"
-  if [ -f "$out/profile.csv" ]; then
-    step knee optional bash -c "'$build/app/dstack' knee resnet50,mobilenet_v2,bert_base --batches 1,2,4,8,16,32 \
-      --profile '$out/profile.csv' > '$out/knee.txt' && cat '$out/knee.txt'"
-    step validate optional bash -c "'$build/app/dstack' sim validate --profile '$out/profile.csv' > '$out/sim_validate.txt' \
-      && tail -3 '$out/sim_validate.txt'"
-  fi
-  # PyTorch eager on the same models, where this machine's Python has torch and torchvision.
-  torch_py=${DSTACK_TORCH_PYTHON:-python3}
-  if "$torch_py" -c 'import torch, torchvision' >/dev/null 2>&1; then
-    step torch optional "$torch_py" tools/torch_baseline.py --out "$out/torch_baseline.json"
-  else
-    skip torch "no torch/torchvision in $torch_py (set DSTACK_TORCH_PYTHON)"
   fi
 fi
 
