@@ -5,7 +5,7 @@
 // at batches 1, 8 and 32.
 //
 // Each benchmark times both implementations with CUDA events (warm-up first, then enough launches
-// back to back to fill about 2 ms per measurement) and reports, for ours and the vendor: ms, TFLOP/s,
+// back to back to fill about 2 ms per measurement, kMeasurements of them) and reports, for ours and the vendor: ms, TFLOP/s,
 // GB/s and their fractions of the device's peaks (bench/device_peak.h), and ours_over_vendor (> 1:
 // ours is slower). The benchmark's own time is ours (manual time). JSON: --benchmark_out=FILE
 // --benchmark_out_format=json (tools/run-bench.sh does this). Without a GPU it prints one line,
@@ -54,6 +54,10 @@ constexpr kernels::Precision kPrecisions[] = {kernels::Precision::F32};
 constexpr int kWarmupLaunches = 10;
 constexpr double kTargetWindowMs = 2.0;  // launches per measurement fill about this much GPU time
 constexpr int kMaxLaunchesPerWindow = 1000;
+// Measurements per benchmark, fixed: each one is a window of launches of ours and the vendor's (~4 ms
+// of GPU time) but reports one launch's time, so a MinTime in manual time would run thousands of
+// windows per layer (an H100 gpu-check spent over four minutes on four layers that way).
+constexpr int kMeasurements = 20;
 
 // One layer to time: a plan launch of a zoo model (node, full shapes, FLOPs, bytes at the batch).
 struct Layer {
@@ -296,7 +300,7 @@ int main(int argc, char** argv) {
                                              kernels::precision_name(precision));
         benchmark::RegisterBenchmark(name.c_str(), [l, precision, peak](benchmark::State& s) {
           bench_layer(s, l, precision, peak);
-        })->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.2);
+        })->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(kMeasurements);
       }
 
   benchmark::Initialize(&argc, argv);

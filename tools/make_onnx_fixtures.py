@@ -17,6 +17,7 @@ has the batch fixed at 2 (written into its Reshape targets), which the importer 
 folding is what gets tested; PyTorch's own eval export would fold it away.
 """
 import argparse
+import inspect
 import math
 import os
 import sys
@@ -151,6 +152,10 @@ def export(model, example, path, opset, preserve_bn=False, dynamic_batch=True):
     if preserve_bn:
         kwargs["training"] = torch.onnx.TrainingMode.PRESERVE
         kwargs["do_constant_folding"] = False
+    # Newer torch (2.9 on the GPU machine) defaults to the dynamo exporter, which ignores opset_version
+    # below 18 and writes opset 18: ask for the TorchScript exporter, which honours the opset.
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
     torch.onnx.export(model, example, path, opset_version=opset, input_names=["input"], output_names=["output"], **kwargs)
 
 

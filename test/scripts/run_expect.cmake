@@ -1,5 +1,14 @@
 # cmake -DBINARY=... -DARGS="a;b" -DEXPECT_RC=0|nonzero -DEXPECT_OUTPUT=<regex> -P run_expect.cmake
-# Runs a command and checks its exit status and that stdout+stderr match a regex.
+# Runs a command and checks its exit status and that stdout+stderr match a regex. A command whose
+# answer depends on the machine passes -DGPU_EXPECT_RC=... -DGPU_EXPECT_OUTPUT=<regex> too: those are
+# the expectations where `nvidia-smi -L` lists a GPU, so the test checks the right thing on both.
+if(DEFINED GPU_EXPECT_RC)
+  execute_process(COMMAND nvidia-smi -L RESULT_VARIABLE smi_rc OUTPUT_QUIET ERROR_QUIET)
+  if(smi_rc EQUAL 0)
+    set(EXPECT_RC "${GPU_EXPECT_RC}")
+    set(EXPECT_OUTPUT "${GPU_EXPECT_OUTPUT}")
+  endif()
+endif()
 execute_process(COMMAND ${BINARY} ${ARGS} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 set(all "${out}${err}")
 if(EXPECT_RC STREQUAL "nonzero")

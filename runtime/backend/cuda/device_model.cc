@@ -188,6 +188,9 @@ struct DeviceModel::Impl {
       for (int id : *ids) io = std::max(io, 4 * models::num_elements(models::full_shape(graph.value(id), batch)));
     if (options.precision != Precision::F32) s.staging = DeviceBuffer(static_cast<size_t>(io));
     s.bad_id = DeviceBuffer(sizeof(int));
+    // -1 before any run: enqueue_node alone (per-kernel dispatch) never resets it, and fresh device
+    // memory is not zero-filled, so garbage here read as a bad embedding id (seen on an H100).
+    DSTACK_CUDA_CHECK(cudaMemset(s.bad_id.data(), 0xff, sizeof(int)));
     return batches.emplace(batch, std::move(s)).first->second;
   }
 
