@@ -15,9 +15,12 @@ if(GIT_FOUND)
     endif()
   endif()
 endif()
-# Trees copied without .git (e.g. to a GPU machine) can name their commit in the environment.
-if(commit STREQUAL "unknown" AND DEFINED ENV{DSTACK_GIT_COMMIT})
+# A copied tree names its commit in the environment, and that wins over git: the GPU machine's copy
+# carries a stale .git (HEAD at an older commit, the newer files read as local changes), which once
+# stamped a measured profile with the wrong commit.
+if(NOT "$ENV{DSTACK_GIT_COMMIT}" STREQUAL "")
   set(commit "$ENV{DSTACK_GIT_COMMIT}")
+  set(dirty "false")
 endif()
 set(content "#pragma once\n#define DSTACK_GIT_COMMIT \"${commit}\"\n#define DSTACK_GIT_DIRTY ${dirty}\n")
 if(EXISTS "${OUT}")

@@ -19,11 +19,14 @@ fi
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1)
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1)
 slug=$(echo "$gpu_name" | tr '[:upper:]' '[:lower:]' | sed -E 's/^nvidia //; s/[^a-z0-9]+/-/g; s/-+$//')
-# A tree copied without .git names its commit in DSTACK_GIT_COMMIT (the build reads it too).
-if commit=$(git rev-parse --short=12 HEAD 2>/dev/null); then
+# A copied tree names its commit in DSTACK_GIT_COMMIT, which wins over its (possibly stale) .git;
+# the build reads it too.
+if [ -n "${DSTACK_GIT_COMMIT:-}" ]; then
+  commit=$DSTACK_GIT_COMMIT
+elif commit=$(git rev-parse --short=12 HEAD 2>/dev/null); then
   [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit+dirty"
 else
-  commit=${DSTACK_GIT_COMMIT:-unknown}
+  commit=unknown
 fi
 out="$root/results/gpu-check/$slug"
 rm -rf "$out"; mkdir -p "$out"
