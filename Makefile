@@ -5,7 +5,7 @@ DSTACK_WERROR ?= OFF
 JOBS          ?= $(shell nproc)
 CMAKE_ARGS    ?=
 
-.PHONY: all build setup configure test gpu-check bench demo gpu-deps clean
+.PHONY: all build setup configure test gpu-check bench demo figures gpu-deps clean
 
 all: build
 
@@ -42,6 +42,11 @@ bench: build
 demo: build
 	$(BUILD_DIR)/app/dstack info
 	$(BUILD_DIR)/app/dstack run experiments/demo/mixed4.yaml -o out/demo_mixed4
+
+# Every figure and table of the paper (experiments/*/), on the simulated H100 unless BACKEND=gpu:
+# into results/figures/ (committed), or with QUICK=1 at reduced sizes into out/figures-quick/.
+figures: build
+	DSTACK=$(abspath $(BUILD_DIR))/app/dstack tools/figures.sh $(if $(filter 1,$(QUICK)),--quick out/figures-quick,results/figures)
 
 # Packs the dependencies a bare GPU machine lacks into .gpu-deps/ (see README, "GPU machines").
 gpu-deps:

@@ -113,17 +113,11 @@ class DstackPolicy final : public Policy {
     }
   }
 
-  // Drops model m's queued requests (beyond the expired ones, already dropped) that would miss
-  // their deadline if its batch started on partition p now.
+  // Drops model m's requests that its batch on partition p, started now, would finish late.
   void drop_late(const View& v, std::size_t p, std::size_t m, std::vector<int64_t>& queued, Decision& d) const {
     const int64_t batch = std::min(queued[m], plan_.batch[m]);
-    const int sms = v.layout->partitions[p].sms;
-    const double finish = v.now_s + oracle().latency_s(static_cast<int>(m), batch, sms);
-    const int64_t late =
-        std::min(v.late_if_finished_at(static_cast<int>(m), finish), queued[m]) - v.models[m].expired;
-    if (late <= 0) return;
-    add_drop(d, static_cast<int>(m), late);
-    queued[m] -= late;
+    sched::drop_late(v, static_cast<int>(m), oracle().latency_s(static_cast<int>(m), batch, v.layout->partitions[p].sms),
+                     queued, d);
   }
 
   const Oracle& oracle() const { return *ctx_->oracle; }

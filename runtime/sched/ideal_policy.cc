@@ -15,8 +15,9 @@
 //  - greedy: a free model with requests dispatches at once, up to b_i of its oldest requests;
 //  - rates start at the configured ones and are re-estimated online (EWMA over epochs, as for
 //    D-STACK: RateEstimator in policy_support.h); the batches are recomputed each epoch;
-//  - like D-STACK (so that the bound is comparable), requests already past their deadline are
-//    dropped (counted as rejected) rather than run late.
+//  - like D-STACK (so that the bound is comparable), requests already past their deadline, and
+//    those a batch started now would finish late (predicted on the whole GPU, alone), are dropped
+//    (counted as rejected) rather than run late.
 // Options (ctx.options): max_batch (64), epoch_s (0.5), ewma (0.5), drop_expired (true).
 #include <algorithm>
 
@@ -56,7 +57,15 @@ class IdealPolicy final : public Policy {
     if (rates_.advance(v.now_s)) replan();
     d.wake_at_s = rates_.epoch_end();
     if (v.layout_pending) return d;
-    const std::vector<int64_t> live = live_queues(v, o_.drop_expired, d);
+    std::vector<int64_t> live = live_queues(v, o_.drop_expired, d);
+    if (o_.drop_expired) {
+      const int all = ctx_->oracle->sm_count();
+      for (std::size_t m = 0; m < live.size(); ++m)
+        if (live[m] > 0 && !v.models[m].in_flight) {
+          const int64_t batch = std::min(live[m], batch_[m]);
+          drop_late(v, static_cast<int>(m), ctx_->oracle->latency_s(static_cast<int>(m), batch, all), live, d);
+        }
+    }
     dispatch_greedy(v, live, batch_, d, {}, DispatchMode::per_kernel);
     return d;
   }

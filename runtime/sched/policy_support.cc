@@ -123,6 +123,14 @@ std::vector<int64_t> live_queues(const View& v, bool drop_expired, Decision& d) 
   return live;
 }
 
+void drop_late(const View& v, int m, double run_s, std::vector<int64_t>& queued, Decision& d) {
+  const auto i = static_cast<std::size_t>(m);
+  const int64_t late = std::min(v.late_if_finished_at(m, v.now_s + run_s), queued[i]) - v.models[i].expired;
+  if (late <= 0) return;
+  add_drop(d, m, late);
+  queued[i] -= late;
+}
+
 bool any_in_flight(const View& v) {
   return std::any_of(v.models.begin(), v.models.end(), [](const QueueState& q) { return q.in_flight; });
 }

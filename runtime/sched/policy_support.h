@@ -81,6 +81,10 @@ void add_drop(Decision& d, int model, int64_t n);
 // Each model's live queue: when drop_expired, its expired requests are dropped (into d) and not
 // counted; otherwise every queued request.
 std::vector<int64_t> live_queues(const View& v, bool drop_expired, Decision& d);
+// Drops model m's queued requests (beyond its expired ones, already dropped) that would miss their
+// deadline if a run taking run_s started now: late work only delays the requests behind it.
+// queued[m] shrinks by as many.
+void drop_late(const View& v, int m, double run_s, std::vector<int64_t>& queued, Decision& d);
 // Whether a run of any model is in flight (time-shared policies run one at a time).
 bool any_in_flight(const View& v);
 

@@ -71,6 +71,11 @@ struct Harness {
       v.models[m].oldest_arrival_s = oldest;
     }
     for (int m : busy) v.models[static_cast<std::size_t>(m)].in_flight = true;
+    // Every queued request arrived at `oldest`: all are late once their SLO has passed.
+    v.late_if_finished_at = [this, queued, oldest](int m, double t) {
+      const auto i = static_cast<std::size_t>(m);
+      return t > oldest + ctx.models[i].slo_s ? queued[i] : int64_t{0};
+    };
     v.layout = &layout;
     v.partition_runs.assign(layout.partitions.size(), 0);
     return v;
@@ -311,6 +316,17 @@ TEST(IdealPolicy, PerKernelDispatchOfEveryModelOnTheWholeGpu) {
                              .sms = {132}};
     EXPECT_EQ(x.batch, s.oracle.choose_batch(m, p).batch);
   }
+}
+
+TEST(IdealPolicy, DropsWhatABatchStartedNowWouldFinishLate) {
+  Harness s("ideal", {{}, {}}, {spec(20, 1000), spec(40, 500)});
+  // 19.9 ms after the requests arrived, model 0 (20 ms SLO) cannot finish any batch in time; model 1
+  // (40 ms) can, and runs.
+  const Decision d = s.policy->decide(s.view(0.0199, {100, 100}, 0.0));
+  ASSERT_EQ(d.drops.size(), 1u);
+  EXPECT_EQ(d.drops[0], (std::pair<int, int64_t>{0, 100}));
+  ASSERT_EQ(d.dispatches.size(), 1u);
+  EXPECT_EQ(d.dispatches[0].model, 1);
 }
 
 }  // namespace

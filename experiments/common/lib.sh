@@ -1,0 +1,49 @@
+# Sourced by every experiments/<name>/run.sh: the settings they share, a logged way to run dstack,
+# and the provenance file every output folder carries. Usage inside run.sh:
+#   source "$(dirname "$0")/../common/lib.sh" "$@"     # sets OUT, DSTACK, PYTHON, QUICK, BACKEND
+#   run "$DSTACK" profile ... -o "$OUT/profile.csv"     # logged in $OUT/commands.txt
+#   plot                                               # runs plot.py on $OUT
+#   finish "paper item" file...                        # writes $OUT/provenance.json
+# Environment: DSTACK (the binary; default build/app/dstack), PYTHON (with matplotlib; default
+# /usr/bin/python3, Debian's, which `make setup` gives matplotlib), QUICK=1 (small sizes, for CI),
+# BACKEND=sim|gpu (default sim: the simulated H100; gpu measures where a command supports it).
+set -euo pipefail
+EXP_DIR=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
+EXP_NAME=$(basename "$EXP_DIR")
+ROOT=$(cd "$EXP_DIR/../.." && pwd)
+DSTACK=${DSTACK:-$ROOT/build/app/dstack}
+PYTHON=${PYTHON:-/usr/bin/python3}
+QUICK=${QUICK:-0}
+BACKEND=${BACKEND:-sim}
+DEVICE=${DEVICE:-h100_sxm}
+export DSTACK PYTHON QUICK BACKEND DEVICE
+OUT=${1:?"usage: $0 OUT_DIR   (env: DSTACK, PYTHON, QUICK=1, BACKEND=sim|gpu)"}
+
+if [ ! -x "$DSTACK" ]; then
+  echo "$EXP_NAME: no dstack binary at $DSTACK: run 'make build' first, or set DSTACK=path/to/dstack" >&2
+  exit 1
+fi
+if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
+  echo "$EXP_NAME: $PYTHON cannot import matplotlib: run 'make setup' (Debian's python3-matplotlib), or set PYTHON" >&2
+  exit 1
+fi
+case "$BACKEND" in sim|gpu) ;; *) echo "$EXP_NAME: BACKEND=$BACKEND: use sim or gpu" >&2; exit 1 ;; esac
+mkdir -p "$OUT"
+: >"$OUT/commands.txt"
+EXP_START=$(date +%s)
+
+quick() { [ "$QUICK" = 1 ]; }
+# Runs a command, logging it (relative to the repository) for provenance.
+run() {
+  echo "$*" | sed "s|$ROOT/||g" >>"$OUT/commands.txt"
+  "$@"
+}
+plot() { run "$PYTHON" "$EXP_DIR/plot.py" "$OUT"; }
+# finish "PAPER ITEM" OUTPUT...: provenance.json naming backend, device, commit, date, the commands,
+# the outputs (relative to $OUT) and how long the run took.
+finish() {
+  local item=$1; shift
+  "$PYTHON" "$ROOT/experiments/common/provenance.py" --out "$OUT" --experiment "$EXP_NAME" --paper-item "$item" \
+    --dstack "$DSTACK" --backend "$BACKEND" --device "$DEVICE" --quick "$QUICK" \
+    --seconds $(( $(date +%s) - EXP_START )) "$@"
+}
