@@ -5,6 +5,8 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "app/cli_common.h"
 #include "app/commands.h"
@@ -21,6 +23,8 @@ struct RunArgs {
   std::string backend;
   std::string policies;
   double duration = 0;
+  double warmup = -1;                  // < 0: the config's
+  std::optional<uint64_t> seed;
   std::string out;
   std::string mode = "fast";
 };
@@ -44,20 +48,21 @@ void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfi
   const serve::PolicyOutcome* temporal = nullptr;
   for (const auto& p : e.policies)
     if (p.policy == "temporal") temporal = &p;
-  fmt::print("{:<10} {:>11} {:>9} {:>10} {:>8} {:>8} {:>9} {:>6} {:>9} {:>9}\n", "policy", "thr_req/s", "vs_temp",
-             "good_req/s", "SM_util", "SLO_att", "p99_ms", "Jain", "rejected", "wall_s");
+  fmt::print("{:<10} {:>11} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>9}\n", "policy", "thr_req/s",
+             "vs_temp", "good_req/s", "SM_util", "SM_alloc", "SLO_att", "p99_ms", "Jain", "rejected", "wall_s");
   for (const auto& p : e.policies) {
     const auto& a = p.metrics.all;
     const std::string ratio = temporal && temporal->metrics.all.throughput_rps > 0
                                   ? fmt::format("{:.2f}x", a.throughput_rps / temporal->metrics.all.throughput_rps)
                                   : "-";
-    fmt::print("{:<10} {:>11.1f} {:>9} {:>10.1f} {:>7.1f}% {:>8} {:>9} {:>6} {:>9} {:>9.2f}\n", p.policy,
-               a.throughput_rps, ratio, a.goodput_rps, 100 * p.metrics.sm_utilization,
-               cell(a.slo_attainment, "{:.1f}%", 100), cell(a.p99_ms, "{:.2f}"), cell(p.metrics.jain_fairness, "{:.3f}"),
+    fmt::print("{:<10} {:>11.1f} {:>9} {:>10.1f} {:>8} {:>7.1f}% {:>8} {:>9} {:>6} {:>9} {:>9.2f}\n", p.policy,
+               a.throughput_rps, ratio, a.goodput_rps, cell(p.metrics.sm_utilization, "{:.1f}%", 100),
+               100 * p.metrics.sm_allocated, cell(a.slo_attainment, "{:.1f}%", 100), cell(a.p99_ms, "{:.2f}"), cell(p.metrics.jain_fairness, "{:.3f}"),
                a.rejected, p.wall_s);
   }
-  fmt::print("throughput counts served + late requests, goodput those within their SLO; SM_util: SM-time of "
-             "partitions with a run in flight over all SMs; wall_s: host seconds the simulation took\n");
+  fmt::print("throughput counts served + late requests, goodput those within their SLO; SM_util: SM-time with "
+             "at least one resident thread block over all SMs' time; SM_alloc: SM-time of partitions with a run in "
+             "flight over all SMs' time; wall_s: host seconds the simulation took\n");
   fmt::print("per model: {}/<policy>/metrics.csv; comparison: {}/comparison.csv; traces: {}/<policy>/trace.json\n",
              out, out, out);
 }
@@ -71,6 +76,9 @@ void register_run(CLI::App& app) {
   cmd->add_option("--backend", a->backend, "Override the config's backend: sim or gpu");
   cmd->add_option("--policies", a->policies, "Override the config's policies, e.g. dstack,temporal");
   cmd->add_option("--duration", a->duration, "Override the config's duration, seconds")->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", a->warmup, "Override the config's warm-up, seconds (excluded from the metrics)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", a->seed, "Override the config's seed (arrivals and every random draw)");
   cmd->add_option("-o,--out", a->out, "Output folder (default: out/<experiment name>)");
   cmd->add_option("--mode", a->mode, "Simulator granularity: fast or block")->default_str("fast");
   cmd->callback([a] {
@@ -87,12 +95,13 @@ void register_run(CLI::App& app) {
         c.policies.push_back(p);
       }
     }
-    if (a->duration > 0) {
-      if (a->duration <= c.warmup_s)
-        throw std::invalid_argument(fmt::format("--duration {} s must exceed the warm-up of {} s", a->duration,
-                                                c.warmup_s));
-      c.duration_s = a->duration;
-    }
+    if (a->duration > 0) c.duration_s = a->duration;
+    if (a->warmup >= 0) c.warmup_s = a->warmup;
+    if ((a->duration > 0 || a->warmup >= 0) && c.duration_s <= c.warmup_s)
+      throw std::invalid_argument(fmt::format("the duration ({} s) must exceed the warm-up ({} s): {}", c.duration_s,
+                                              c.warmup_s, a->duration > 0 ? "raise --duration or lower --warmup"
+                                                                          : "lower --warmup"));
+    if (a->seed) c.seed = *a->seed;
     const std::string out = a->out.empty() ? "out/" + c.name : a->out;
     serve::RunOptions o;
     o.out_dir = out;

@@ -1,7 +1,8 @@
 # Sourced by every experiments/<name>/run.sh: the settings they share, a logged way to run dstack,
 # and the provenance file every output folder carries. Usage inside run.sh:
 #   source "$(dirname "$0")/../common/lib.sh" "$@"     # sets OUT, DSTACK, PYTHON, QUICK, BACKEND
-#   run "$DSTACK" profile ... -o "$OUT/profile.csv"     # logged in $OUT/commands.txt
+#   run "$DSTACK" knee ... >"$OUT/knee.json"            # logged in $OUT/commands.txt
+#   profile MODELS BATCHES [ARGS...]                   # $OUT/profile.csv, simulated or measured
 #   plot                                               # runs plot.py on $OUT
 #   finish "paper item" file...                        # writes $OUT/provenance.json
 # Environment: DSTACK (the binary; default build/app/dstack), PYTHON (with matplotlib; default
@@ -39,6 +40,21 @@ run() {
   "$@"
 }
 plot() { run "$PYTHON" "$EXP_DIR/plot.py" "$OUT"; }
+# profile MODELS BATCHES [ARGS...]: $OUT/profile.csv and profile.json, simulated on $DEVICE, or
+# measured when BACKEND=gpu (CUDA graphs in green-context partitions, median of 5; a batch slower
+# than 300 ms on a partition stops that partition's sweep). The per-kernel CSV is large and no
+# figure reads it: removed.
+profile() {
+  local models=$1 batches=$2
+  shift 2
+  if [ "$BACKEND" = gpu ]; then
+    run "$DSTACK" profile "$models" --batches "$batches" "$@" --backend gpu --repeats 5 --kernel-repeats 0 \
+      --stop-after-ms 300 -o "$OUT/profile.csv"
+  else
+    run "$DSTACK" profile "$models" --batches "$batches" "$@" --backend sim --device "$DEVICE" -o "$OUT/profile.csv"
+  fi
+  rm -f "$OUT/profile.kernels.csv"
+}
 # finish "PAPER ITEM" OUTPUT...: provenance.json naming backend, device, commit, date, the commands,
 # the outputs (relative to $OUT) and how long the run took.
 finish() {
