@@ -3,7 +3,14 @@
 //
 // Rules:
 //  - the layout is the whole GPU ({sm_count}); one run at a time;
-//  - a duty cycle D (default min_i SLO_i / 2); each model's batch b_i = ceil(rate_i·D) (at least 1),
+//  - a duty cycle D: duty_cycle_ms when set; by default min_i SLO_i / 2 when that serves every
+//    model's rate, else "squishy": the D, among 32 candidates between every batch-1 run back to
+//    back and the longest cycle that keeps some model's batch-1 run within its SLO, whose fitted
+//    batches serve the most requests per second within their SLOs (our interpretation for one GPU:
+//    Nexus would add GPUs; with min SLO / 2 fixed, a tight SLO beside slow models shrank every
+//    batch to 1 and served a tenth of the load). A model the chosen D cannot serve in time still
+//    takes its turn with batch 1; its requests are dropped early or late;
+//  - each model's batch b_i = ceil(rate_i·D) (at least 1),
 //    capped by the largest batch with D + T_i(b_i, all) <= SLO_i (a request waits at most a duty
 //    cycle, then runs; batch 1 when even it misses) and by max_batch;
 //  - one GPU only (Nexus would add GPUs): when the runs of one cycle do not fit, sum_i T_i(b_i, all)
@@ -29,12 +36,13 @@
 //    rejected. The View gives only the oldest arrival, so the policy mirrors each queue's arrival
 //    times from on_arrival, trimmed to the loop's queue length (exact unless the loop turned
 //    arrivals away with a full queue, which early drop keeps from happening at ordinary sizes).
-// Options (ctx.options): duty_cycle_ms (0 = min SLO / 2), max_batch (64), work_conserving (false),
+// Options (ctx.options): duty_cycle_ms (0 = min SLO / 2 or squishy, above), max_batch (64), work_conserving (false),
 // adapt_rates (true), epoch_s (0.5), ewma (0.5), drop_expired (true: drop expired requests),
 // early_drop (true: also drop those that would finish late in the batch being dispatched).
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <vector>
 
 #include "runtime/sched/policy_support.h"
 
@@ -147,41 +155,103 @@ class NexusPolicy final : public Policy {
     return k;
   }
 
+  // The batches, and with the default duty cycle the cycle itself, for the current rates.
   void fit() {
     const std::vector<double>& rate = rates_.rates();
     const std::size_t n = rate.size();
-    const auto& oracle = *ctx_->oracle;
-    const int all = oracle.sm_count();
-    batch_.assign(n, 1);
-    for (std::size_t i = 0; i < n; ++i) {
-      int64_t b = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rate[i] * duty_s_ - 1e-9)));
-      b = std::min(b, o_.max_batch);
-      while (b > 1 && duty_s_ + oracle.latency_s(static_cast<int>(i), b, all) > ctx_->models[i].slo_s * (1 + kTol)) --b;
-      batch_[i] = b;
+    const int all = ctx_->oracle->sm_count();
+    // T_i(b, whole GPU) for b = 1..max_batch, looked up by every candidate below.
+    time_.assign(n, {});
+    for (std::size_t i = 0; i < n; ++i)
+      for (int64_t b = 1; b <= o_.max_batch; ++b)
+        time_[i].push_back(ctx_->oracle->latency_s(static_cast<int>(i), b, all));
+    const double half_min_slo = cycle_or_default(0, ctx_->models);
+    if (o_.duty_cycle_ms > 0) {
+      batch_ = fit_to(duty_s_);
+      return;
     }
-    auto run_time = [&](std::size_t i) { return oracle.latency_s(static_cast<int>(i), batch_[i], all); };
-    auto cycle_time = [&] {
-      double total = 0;
-      for (std::size_t i = 0; i < n; ++i) total += run_time(i);
-      return total;
-    };
-    const std::vector<int64_t> want = batch_;
-    while (cycle_time() > duty_s_ * (1 + kTol)) {
+    // Squishy (our interpretation for one GPU, where Nexus would add GPUs): the duty cycle that
+    // serves the most requests per second within their SLOs, among min SLO / 2 (kept when it
+    // serves every rate) and 32 cycles spaced geometrically from every batch-1 run back to back up
+    // to the longest cycle that leaves some model's batch-1 run within its SLO.
+    double lo = 0, hi = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      lo += time_[i][0];
+      hi = std::max(hi, ctx_->models[i].slo_s - time_[i][0]);
+    }
+    std::vector<double> candidates{half_min_slo};
+    if (hi > lo && lo > 0)
+      for (int k = 0; k < 32; ++k) candidates.push_back(lo * std::pow(hi / lo, k / 31.0));
+    double best_served = -1;
+    for (double d : candidates) {
+      std::vector<int64_t> b = fit_to(d);
+      const double served = served_rps(b, d);
+      if (served > best_served * (1 + kTol)) {
+        best_served = served;
+        duty_s_ = d;
+        batch_ = std::move(b);
+      }
+      if (d == half_min_slo && served >= total(rate) * (1 - kTol)) break;  // serves every rate
+    }
+  }
+
+  static double total(const std::vector<double>& v) {
+    double t = 0;
+    for (double x : v) t += x;
+    return t;
+  }
+
+  double run_time(std::size_t i, int64_t b) const { return time_[i][static_cast<std::size_t>(b - 1)]; }
+
+  // Requests per second a cycle of D with these batches serves within their SLOs: each model's
+  // batch per cycle (a cycle lasts D, or longer when its runs overrun it), at most its rate, and
+  // nothing for a model whose wait of a cycle plus its run exceeds its SLO (it still takes its
+  // turn: its requests are dropped or late).
+  double served_rps(const std::vector<int64_t>& b, double d) const {
+    double cycle = 0;
+    for (std::size_t i = 0; i < b.size(); ++i) cycle += run_time(i, b[i]);
+    cycle = std::max(cycle, d);
+    double served = 0;
+    for (std::size_t i = 0; i < b.size(); ++i)
+      if (cycle + run_time(i, b[i]) <= ctx_->models[i].slo_s * (1 + kTol))
+        served += std::min(rates_.rates()[i], static_cast<double>(b[i]) / cycle);
+    return served;
+  }
+
+  // Each model's batch for a duty cycle of d: a cycle's arrivals, capped by d + T_i(b) <= SLO_i and
+  // max_batch, then shrunk in proportion until the runs fit in d (see the rules above).
+  std::vector<int64_t> fit_to(double d) const {
+    const std::vector<double>& rate = rates_.rates();
+    const std::size_t n = rate.size();
+    std::vector<int64_t> batch(n, 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      int64_t b = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rate[i] * d - 1e-9)));
+      b = std::min(b, o_.max_batch);
+      while (b > 1 && d + run_time(i, b) > ctx_->models[i].slo_s * (1 + kTol)) --b;
+      batch[i] = b;
+    }
+    double cycle = 0;
+    for (std::size_t i = 0; i < n; ++i) cycle += run_time(i, batch[i]);
+    const std::vector<int64_t> want = batch;
+    while (cycle > d * (1 + kTol)) {
       // The batch with the largest fraction of its fitted size left loses a request.
       std::size_t pick = n;
       for (std::size_t i = 0; i < n; ++i) {
-        if (batch_[i] <= 1) continue;
+        if (batch[i] <= 1) continue;
         if (pick == n) {
           pick = i;
           continue;
         }
-        const int64_t a = batch_[i] * want[pick], z = batch_[pick] * want[i];  // ratios, cross-multiplied
-        if (a > z || (a == z && (batch_[i] > batch_[pick] || (batch_[i] == batch_[pick] && run_time(i) > run_time(pick)))))
+        const int64_t a = batch[i] * want[pick], z = batch[pick] * want[i];  // ratios, cross-multiplied
+        if (a > z || (a == z && (batch[i] > batch[pick] ||
+                                 (batch[i] == batch[pick] && run_time(i, batch[i]) > run_time(pick, batch[pick])))))
           pick = i;
       }
       if (pick == n) break;
-      --batch_[pick];
+      cycle -= run_time(pick, batch[pick]) - run_time(pick, batch[pick] - 1);
+      --batch[pick];
     }
+    return batch;
   }
 
   const PolicyContext* ctx_ = nullptr;
@@ -190,6 +260,7 @@ class NexusPolicy final : public Policy {
   RateEstimator rates_;
   std::vector<std::deque<double>> arrivals_;  // per model: arrival times of its queued requests
   std::vector<int64_t> batch_;
+  std::vector<std::vector<double>> time_;  // per model: T(b, whole GPU), b = 1..max_batch
   std::size_t next_ = 0;      // the next model of the current cycle (n: the cycle is over)
   double cycle_start_ = 0;
   bool started_ = false;

@@ -282,19 +282,40 @@ TEST(NexusPolicy, BatchesFitTheDutyCycleInFixedOrder) {
 TEST(NexusPolicy, OverfullCycleShrinksTheLargestBatches) {
   // 5000 rps each -> 50 and 50: 6 + 6 ms > D = 10 ms; shrinking in proportion (ties: lower index)
   // one request at a time ends at 1 + 0.1·b0 + 1 + 0.1·b1 <= 10, i.e. 40 and 40.
-  Harness s("nexus", {{}, {}}, {spec(20, 5000), spec(40, 5000)}, {{"adapt_rates", false}});
+  Harness s("nexus", {{}, {}}, {spec(20, 5000), spec(40, 5000)}, {{"adapt_rates", false}, {"duty_cycle_ms", 10}});
   EXPECT_EQ(only_batch(s.policy->decide(s.view(0, {100, 100}))), 40);
   Decision d = s.policy->decide(s.view(0.005, {100, 100}));
   ASSERT_EQ(d.dispatches.size(), 1u);
   EXPECT_EQ(d.dispatches[0].batch, 40);
   // In proportion: 3000 and 6000 rps fit 30 and 60 (4 + 7 ms > 10 ms); b0 + b1 <= 80 with the
   // fraction kept as equal as single requests allow: 27 (0.9) and 53 (0.88).
-  Harness prop("nexus", {{}, {}}, {spec(20, 3000), spec(40, 6000)}, {{"adapt_rates", false}});
+  Harness prop("nexus", {{}, {}}, {spec(20, 3000), spec(40, 6000)}, {{"adapt_rates", false}, {"duty_cycle_ms", 10}});
   EXPECT_EQ(only_batch(prop.policy->decide(prop.view(0, {100, 100}))), 27);
   EXPECT_EQ(only_batch(prop.policy->decide(prop.view(0.005, {100, 100}))), 53);
   // The SLO caps a batch: D + T(b) <= 20 ms with T = 1 ms + 1 ms·b -> b <= 9.
   Harness slow("nexus", {{1e-3, 1e-3, 32}}, {spec(20, 5000)}, {{"adapt_rates", false}, {"duty_cycle_ms", 10}});
   EXPECT_EQ(only_batch(slow.policy->decide(slow.view(0, {100}))), 9);
+}
+
+TEST(NexusPolicy, SquishyCycleServesMoreThanHalfTheTightestSlo) {
+  // T = 1 ms + 0.1 ms·b. SLOs 10 and 40 ms, 20000 and 5000 rps. At D = min SLO / 2 = 5 ms the runs
+  // must fit 2 + 0.1(a + b) <= 5 ms: 30 requests per 5 ms, 6000 rps. A longer D fits more per cycle
+  // but caps a by D + 1 + 0.1a <= 10: the best, D = 7.33 ms, serves 53 per cycle, 7270 rps.
+  Harness s("nexus", {{}, {}}, {spec(10, 20000), spec(40, 5000)}, {{"adapt_rates", false}});
+  const int64_t a = only_batch(s.policy->decide(s.view(0, {500, 500})));
+  const double ta = 1e-3 + 1e-4 * static_cast<double>(a);
+  const Decision second = s.policy->decide(s.view(ta, {500, 500}));
+  ASSERT_EQ(second.dispatches.size(), 1u);
+  const int64_t b = second.dispatches[0].batch;
+  const double cycle = ta + 1e-3 + 1e-4 * static_cast<double>(b);
+  const Decision wait = s.policy->decide(s.view(cycle, {500, 500}));
+  ASSERT_TRUE(wait.dispatches.empty());
+  ASSERT_TRUE(wait.wake_at_s.has_value());
+  const double d = *wait.wake_at_s;  // the next cycle starts D after this one
+  EXPECT_GT(d, 0.005 + 1e-9);
+  EXPECT_LE(cycle, d + 1e-9) << "the runs fit the cycle";
+  EXPECT_LE(d + ta, 0.010 + 1e-9) << "model 0's wait plus run stays within its SLO";
+  EXPECT_GT(static_cast<double>(a + b) / d, 6000 * 1.15) << "a = " << a << ", b = " << b << ", D = " << d;
 }
 
 // --- Ideal ------------------------------------------------------------------------------------------
