@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Paper item 7: the cost of re-sizing a partition. (a) the costs measured on an H100 (copied from
+# results/gpu-check/, when that file is in the checkout); (b) the dynamic_load workload under D-STACK
+# on simulated H100s that differ only in the re-size cost (devices/: green contexts held, GSLICE's MPS
+# standby hand-over, green contexts created, two sweep points, a cold MPS restart), with D-STACK's
+# default re-planning and with damped re-planning; gslice and triton (which never re-size) as
+# references. QUICK=1: 5 s of the workload, three of the six devices, no triton.
+source "$(dirname "$0")/../common/lib.sh" "$@"
+
+devices=(h100_gc_held h100_mps_standby h100_gc_create h100_sweep_10ms h100_sweep_100ms h100_mps_restart)
+measured=$ROOT/results/gpu-check/h100-80gb-hbm3/earlier-6c6d513/bench_partitions.json
+duration=()
+if quick; then
+  duration=(--duration 5)
+  devices=(h100_gc_create h100_sweep_100ms h100_mps_restart)
+fi
+export DSTACK_DEVICES_DIR=$EXP_DIR/devices
+echo "export DSTACK_DEVICES_DIR=experiments/resize_cost/devices" >>"$OUT/commands.txt"
+
+outputs=(resize_cost.png resize_cost.csv)
+if [ -f "$measured" ]; then
+  mkdir -p "$OUT/measured"
+  run cp "$measured" "$OUT/measured/bench_partitions.json"
+  outputs+=(measured/bench_partitions.json measured_costs.csv)
+else
+  echo "resize_cost: no $measured: the figure shows the simulated part only" >&2
+fi
+
+# One config per (variant, device): dynamic_load's workload with `device:` substituted, and for the
+# damped variant D-STACK's options appended (re-plan on a 50% rate change, 1 s rate epochs).
+mkdir -p "$OUT/configs"
+config() {  # variant device -> path of the config
+  local f=$OUT/configs/$1_$2.yaml
+  sed -e "s/^name: .*/name: resize_cost/" -e "s/^device: .*/device: $2/" -e "s/^policies: .*/policies: [dstack]/" \
+    "$EXP_DIR/../dynamic_load/dynamic4.yaml" >"$f"
+  if [ "$1" = damped ]; then
+    printf 'policy_options:\n  dstack: {replan_change: 0.5, epoch_s: 1.0}\n' >>"$f"
+  fi
+  echo "# configs/$1_$2.yaml: experiments/dynamic_load/dynamic4.yaml with device: $2, policies: [dstack]$([ "$1" = damped ] && echo ' and policy_options.dstack {replan_change: 0.5, epoch_s: 1.0}')" >>"$OUT/commands.txt"
+  echo "$f"
+}
+for variant in default damped; do
+  for dev in "${devices[@]}"; do
+    run "$DSTACK" run "$(config "$variant" "$dev")" "${duration[@]}" -o "$OUT/$variant/$dev" >/dev/null
+    outputs+=("$variant/$dev/comparison.csv" "$variant/$dev/dstack/metrics.json" "$variant/$dev/dstack/requests.csv"
+              "$variant/$dev/dstack/runs.csv")
+  done
+done
+refs=gslice,triton
+quick && refs=gslice
+run "$DSTACK" run "$(config reference h100_gc_create)" --policies "$refs" "${duration[@]}" -o "$OUT/reference" >/dev/null
+for p in ${refs//,/ }; do
+  outputs+=("reference/$p/metrics.json" "reference/$p/requests.csv" "reference/$p/runs.csv")
+done
+plot
+finish "7. The cost of re-sizing a partition (green contexts vs the MPS restart GSLICE needed)." "${outputs[@]}"
