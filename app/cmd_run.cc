@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "app/cli_common.h"
@@ -25,6 +26,7 @@ struct RunArgs {
   double duration = 0;
   double warmup = -1;                  // < 0: the config's
   std::optional<uint64_t> seed;
+  double load = 1;
   std::string out;
   std::string mode = "fast";
 };
@@ -42,8 +44,9 @@ std::string cell(const std::optional<double>& v, const char* fmt_spec, double sc
 }
 
 void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfig& c, const std::string& out) {
-  fmt::print("simulated: {} on {} ({} models, {} s, warm-up {} s, seed {}), {} mode; commit {}\n", c.name,
-             e.provenance["device"].get<std::string>(), c.models.size(), c.duration_s, c.warmup_s, c.seed,
+  const std::string load = c.load_factor != 1 ? fmt::format(", load x{}", c.load_factor) : "";
+  fmt::print("simulated: {} on {} ({} models, {} s, warm-up {} s, seed {}{}), {} mode; commit {}\n", c.name,
+             e.provenance["device"].get<std::string>(), c.models.size(), c.duration_s, c.warmup_s, c.seed, load,
              e.provenance["sim_mode"].get<std::string>(), e.provenance["commit"].get<std::string>());
   const serve::PolicyOutcome* temporal = nullptr;
   for (const auto& p : e.policies)
@@ -78,6 +81,7 @@ void register_run(CLI::App& app) {
   cmd->add_option("--duration", a->duration, "Override the config's duration, seconds")->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", a->warmup, "Override the config's warm-up, seconds (excluded from the metrics)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--load", a->load, "Multiply every model's offered load (rates, rate changes, trace speed) by this");
   cmd->add_option("--seed", a->seed, "Override the config's seed (arrivals and every random draw)");
   cmd->add_option("-o,--out", a->out, "Output folder (default: out/<experiment name>)");
   cmd->add_option("--mode", a->mode, "Simulator granularity: fast or block")->default_str("fast");
@@ -102,6 +106,13 @@ void register_run(CLI::App& app) {
                                               c.warmup_s, a->duration > 0 ? "raise --duration or lower --warmup"
                                                                           : "lower --warmup"));
     if (a->seed) c.seed = *a->seed;
+    if (a->load != 1) {
+      try {
+        serve::scale_load(c, a->load);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(fmt::format("--load: {}", e.what()));
+      }
+    }
     const std::string out = a->out.empty() ? "out/" + c.name : a->out;
     serve::RunOptions o;
     o.out_dir = out;

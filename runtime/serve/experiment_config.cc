@@ -367,6 +367,18 @@ ExperimentConfig load_experiment_config(const std::filesystem::path& file, const
   return parse_experiment_config(text.str(), file, choices);
 }
 
+void scale_load(ExperimentConfig& config, double factor) {
+  if (!(factor > 0) || !std::isfinite(factor))
+    throw std::invalid_argument(fmt::format("load factor {} must be positive and finite", factor));
+  for (ModelConfig& m : config.models) {
+    ArrivalSpec& w = m.workload;
+    w.rate_rps *= factor;
+    for (RateChange& c : w.changes) c.rate_rps *= factor;
+    w.rate_scale *= factor;
+  }
+  config.load_factor *= factor;
+}
+
 json to_json(const ExperimentConfig& c) {
   json models = json::array();
   for (const auto& m : c.models) {
@@ -413,6 +425,7 @@ json to_json(const ExperimentConfig& c) {
           {"duration_s", c.duration_s},
           {"warmup_s", c.warmup_s},
           {"seed", c.seed},
+          {"load_factor", c.load_factor},
           {"policies", c.policies},
           {"models", models},
           {"policy_options", c.policy_options}};

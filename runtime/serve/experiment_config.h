@@ -85,6 +85,7 @@ struct ExperimentConfig {
   double duration_s = 0;
   double warmup_s = 0;
   uint64_t seed = 1;
+  double load_factor = 1;               // scale_load() applied to the file's rates (1: as written)
   std::vector<std::string> policies;
   std::vector<ModelConfig> models;
   nlohmann::json policy_options = nlohmann::json::object();  // policy name -> its options
@@ -98,6 +99,11 @@ ExperimentConfig load_experiment_config(const std::filesystem::path& file, const
 // The same from text already read; `file` names it in errors and anchors relative paths.
 ExperimentConfig parse_experiment_config(const std::string& yaml, const std::filesystem::path& file,
                                          const ConfigChoices& choices);
+
+// Multiplies every model's offered load by `factor` (> 0 and finite, else std::invalid_argument):
+// rates and rate changes of poisson, gamma and constant workloads, rate_scale of trace and azure
+// replays. For load sweeps: the same workload shape at other intensities.
+void scale_load(ExperimentConfig& config, double factor);
 
 // Everything in the config, paths resolved: the provenance copy a run stores beside its results.
 nlohmann::json to_json(const ExperimentConfig& config);

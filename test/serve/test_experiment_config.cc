@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "runtime/serve/experiment_config.h"
@@ -109,6 +111,25 @@ TEST(ServeExperimentConfig, ReadsEveryFeatureOfAFullFile) {
   // Free-form options keep YAML's types as JSON's; a quoted number stays a string.
   EXPECT_EQ(c.policy_options.dump(),
             R"({"triton":{"dynamic":true,"max_queue_delay_ms":2,"name":"2","preferred_batch":[4,8],"ratio":0.5}})");
+}
+
+TEST(ServeExperimentConfig, ScaleLoadMultipliesRatesChangesAndReplaySpeed) {
+  ExperimentConfig c = parse_experiment_config(
+      with(kBase, "rate_rps: 10}", "rate_rps: 10, changes: [{at_s: 5, rate_rps: 40}]}"), kFixtures / "t.yaml",
+      choices());
+  c.models[1].workload.rate_scale = 3;  // as a trace replay's would be
+  scale_load(c, 2.5);
+  EXPECT_DOUBLE_EQ(c.models[0].workload.rate_rps, 25);
+  ASSERT_EQ(c.models[0].workload.changes.size(), 1u);
+  EXPECT_DOUBLE_EQ(c.models[0].workload.changes[0].rate_rps, 100);
+  EXPECT_DOUBLE_EQ(c.models[1].workload.rate_rps, 50);
+  EXPECT_DOUBLE_EQ(c.models[1].workload.cv, 2) << "burstiness is not load";
+  EXPECT_DOUBLE_EQ(c.models[1].workload.rate_scale, 7.5);
+  EXPECT_DOUBLE_EQ(c.load_factor, 2.5);
+  EXPECT_DOUBLE_EQ(to_json(c)["load_factor"].get<double>(), 2.5) << "the provenance copy names the factor";
+  EXPECT_THROW(scale_load(c, 0), std::invalid_argument);
+  EXPECT_THROW(scale_load(c, -1), std::invalid_argument);
+  EXPECT_THROW(scale_load(c, std::numeric_limits<double>::infinity()), std::invalid_argument);
 }
 
 TEST(ServeExperimentConfig, MinimalFileTakesTheDefaults) {
