@@ -60,8 +60,8 @@ void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfi
                                   : "-";
     fmt::print("{:<10} {:>11.1f} {:>9} {:>10.1f} {:>8} {:>7.1f}% {:>8} {:>9} {:>6} {:>9} {:>9.2f}\n", p.policy,
                a.throughput_rps, ratio, a.goodput_rps, cell(p.metrics.sm_utilization, "{:.1f}%", 100),
-               100 * p.metrics.sm_allocated, cell(a.slo_attainment, "{:.1f}%", 100), cell(a.p99_ms, "{:.2f}"), cell(p.metrics.jain_fairness, "{:.3f}"),
-               a.rejected, p.wall_s);
+               100 * p.metrics.sm_allocated, cell(a.slo_attainment, "{:.1f}%", 100), cell(a.p99_ms, "{:.2f}"),
+               cell(p.metrics.jain_fairness, "{:.3f}"), a.rejected, p.wall_s);
   }
   fmt::print("throughput counts served + late requests, goodput those within their SLO; SM_util: SM-time with "
              "at least one resident thread block over all SMs' time; SM_alloc: SM-time of partitions with a run in "

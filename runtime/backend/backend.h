@@ -74,6 +74,10 @@ class Backend {
   virtual std::optional<RunCompletion> run_until(double until_s) = 0;
   // Runs in flight (submitted and not yet returned by run_until).
   virtual int in_flight() const = 0;
+  // SM-seconds, from the backend's start to now(), during which an SM held at least one resident
+  // thread block (summed over SMs), or nullopt where the backend cannot observe residency (a real
+  // GPU without per-SM counters): callers report such a utilization as unknown, never estimate it.
+  virtual std::optional<double> occupied_sm_seconds() const { return std::nullopt; }
 };
 
 }  // namespace dstack

@@ -97,13 +97,14 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
     ctx.options = c.policy_options.contains(name) ? c.policy_options[name] : nlohmann::json::object();
     auto policy = sched::make_policy(name);
     const auto t0 = std::chrono::steady_clock::now();
-    const ServeResult r = serve(backend, *policy, ctx, arrivals, {c.duration_s, max_slo, name});
+    const ServeResult r = serve(backend, *policy, ctx, arrivals, {c.duration_s, max_slo, name, c.warmup_s});
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     PolicyOutcome po;
     po.policy = name;
     po.metrics = compute_metrics(r.requests, loads, {c.warmup_s, c.duration_s},
-                                 busy_sm_seconds(r, c.warmup_s, c.duration_s), device.sm_count);
+                                 busy_sm_seconds(r, c.warmup_s, c.duration_s), device.sm_count,
+                                 r.window_occupied_sm_seconds);
     po.runs = r.runs.size();
     po.layouts = r.layouts.size();
     po.wall_s = wall;
@@ -151,15 +152,16 @@ void write_comparison_csv(std::ostream& out, const ExperimentOutcome& e) {
   auto opt = [](const std::optional<double>& v, double scale = 1) {
     return v ? fmt::format("{:.6g}", *v * scale) : std::string();
   };
-  out << "policy,throughput_rps,throughput_vs_temporal,goodput_rps,sm_utilization,slo_attainment,p99_ms,"
-         "jain_fairness,rejected,late\n";
+  out << "policy,throughput_rps,throughput_vs_temporal,goodput_rps,sm_utilization,sm_allocated,slo_attainment,"
+         "p99_ms,jain_fairness,rejected,late\n";
   for (const auto& p : e.policies) {
     const auto& a = p.metrics.all;
     const std::string ratio = temporal && temporal->metrics.all.throughput_rps > 0
                                   ? fmt::format("{:.4f}", a.throughput_rps / temporal->metrics.all.throughput_rps)
                                   : std::string();
-    out << fmt::format("{},{:.6g},{},{:.6g},{:.6g},{},{},{},{},{}\n", p.policy, a.throughput_rps, ratio,
-                       a.goodput_rps, p.metrics.sm_utilization, opt(a.slo_attainment), opt(a.p99_ms),
+    out << fmt::format("{},{:.6g},{},{:.6g},{},{:.6g},{},{},{},{},{}\n", p.policy, a.throughput_rps, ratio,
+                       a.goodput_rps, opt(p.metrics.sm_utilization), p.metrics.sm_allocated, opt(a.slo_attainment),
+                       opt(a.p99_ms),
                        opt(p.metrics.jain_fairness), a.rejected, a.late);
   }
 }

@@ -45,7 +45,8 @@ struct ExperimentOutcome {
 ExperimentOutcome run_experiment(const ExperimentConfig& config, const RunOptions& options);
 
 // The comparison table as CSV: one row per policy with throughput, its ratio to `temporal` (empty
-// when temporal did not run), goodput, SM utilization, SLO attainment, p99 and Jain's index.
+// when temporal did not run), goodput, SM utilization (occupancy; empty when not measurable), SM
+// allocation, SLO attainment, p99 and Jain's index.
 void write_comparison_csv(std::ostream& out, const ExperimentOutcome& outcome);
 
 }  // namespace dstack::serve

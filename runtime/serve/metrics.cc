@@ -101,7 +101,8 @@ json model_json(const ModelMetrics& m) {
 }  // namespace
 
 ServeMetrics compute_metrics(const std::vector<RequestRecord>& records, const std::vector<ModelLoad>& models,
-                             MetricsWindow window, double busy_sm_seconds, int total_sms) {
+                             MetricsWindow window, double allocated_sm_seconds, int total_sms,
+                             std::optional<double> occupied_sm_seconds) {
   const double window_s = window.end_s - window.start_s;
   if (!(window_s > 0) || total_sms <= 0)
     throw std::invalid_argument(fmt::format("metrics: the window [{}, {}) s is empty or the GPU has {} SMs",
@@ -150,7 +151,9 @@ ServeMetrics compute_metrics(const std::vector<RequestRecord>& records, const st
     }
   }
   out.all = all.finish(window_s);
-  out.sm_utilization = busy_sm_seconds / (total_sms * window_s);
+  const double capacity = total_sms * window_s;
+  out.sm_allocated = allocated_sm_seconds / capacity;
+  if (occupied_sm_seconds) out.sm_utilization = *occupied_sm_seconds / capacity;
   if (sum_squares > 0) out.jain_fairness = sum * sum / (shares * sum_squares);
   return out;
 }
@@ -158,7 +161,7 @@ ServeMetrics compute_metrics(const std::vector<RequestRecord>& records, const st
 void write_metrics_csv(std::ostream& out, const ServeMetrics& metrics) {
   out << "model,warmup_requests,requests,served,late,rejected,rejected_queue_full,rejected_dropped,"
          "rejected_unserved,offered_rps,throughput_rps,goodput_rps,slo_attainment,p50_ms,p95_ms,p99_ms,mean_batch,"
-         "sm_utilization,jain_fairness\n";
+         "sm_utilization,sm_allocated,jain_fairness\n";
   auto row = [&](const ModelMetrics& m, const std::string& gpu_cells) {
     out << fmt::format("{},{},{},{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{},{},{},{},{},{}\n", m.name,
                        m.warmup_requests, m.requests, m.served, m.late, m.rejected, m.rejected_queue_full,
@@ -166,8 +169,9 @@ void write_metrics_csv(std::ostream& out, const ServeMetrics& metrics) {
                        cell(m.slo_attainment), cell(m.p50_ms), cell(m.p95_ms), cell(m.p99_ms), cell(m.mean_batch),
                        gpu_cells);
   };
-  for (const auto& m : metrics.models) row(m, ",");
-  row(metrics.all, fmt::format("{:.6g},{}", metrics.sm_utilization, cell(metrics.jain_fairness)));
+  for (const auto& m : metrics.models) row(m, ",,");
+  row(metrics.all, fmt::format("{},{:.6g},{}", cell(metrics.sm_utilization), metrics.sm_allocated,
+                               cell(metrics.jain_fairness)));
 }
 
 json metrics_to_json(const ServeMetrics& metrics, const json& provenance) {
@@ -182,9 +186,13 @@ json metrics_to_json(const ServeMetrics& metrics, const json& provenance) {
             {"slo_attainment", "served / requests; late and rejected requests are misses"},
             {"percentiles", "nearest rank over completed requests' latencies: the ceil(p/100 n)-th smallest of n"},
             {"mean_batch", "mean size of the batches that ran: completed / sum(1 / batch)"},
-            {"sm_utilization", "busy SM-seconds / (total SMs x window length)"},
+            {"sm_utilization",
+             "SM-seconds during which an SM holds >= 1 resident thread block / (total SMs x window length); "
+             "null when the backend cannot observe residency"},
+            {"sm_allocated", "SM-seconds of partitions with a run in flight / (total SMs x window length)"},
             {"jain_fairness", "Jain's index over models of min(1, goodput / offered rate)"}}},
-          {"sm_utilization", metrics.sm_utilization},
+          {"sm_utilization", value_or_null(metrics.sm_utilization)},
+          {"sm_allocated", metrics.sm_allocated},
           {"jain_fairness", value_or_null(metrics.jain_fairness)},
           {"models", models},
           {"all", model_json(metrics.all)}};

@@ -1,7 +1,8 @@
 #pragma once
 // What a serving run achieved, from one record per request: per model and overall, requests, served,
 // late and rejected counts, throughput, goodput, latency percentiles, SLO attainment, batch size; over
-// the GPU, SM utilization and Jain's fairness. Written as CSV and as JSON with provenance.
+// the GPU, SM utilization (occupancy), SM allocation and Jain's fairness. Written as CSV and as JSON
+// with provenance.
 //
 // Only requests that arrive inside the measurement window [start_s, end_s) count; those arriving
 // earlier (warm-up) are reported as a separate count and take no part in any other number.
@@ -73,23 +74,31 @@ struct ServeMetrics {
   MetricsWindow window;
   std::vector<ModelMetrics> models;  // in the order of the ModelLoads
   ModelMetrics all;                  // every model together; name "all"
-  double sm_utilization = 0;         // busy SM-seconds / (total SMs x window length)
+  // SM-seconds during which an SM held >= 1 resident thread block / (total SMs x window length):
+  // what the kernels really filled. Empty when the backend cannot observe residency: it is never
+  // stood in for by the allocation below, which reads ~100% for any whole-GPU policy that is busy.
+  std::optional<double> sm_utilization;
+  // SM-seconds of partitions with a run in flight / (total SMs x window length): what was lent.
+  double sm_allocated = 0;
   // Jain's index over models of x_i = min(1, goodput_i / offered_i): (sum x)^2 / (n sum x^2), 1 when
   // every model gets the same share of its load. Empty when no model has offered load or all x are 0.
   std::optional<double> jain_fairness;
 };
 
+// `allocated_sm_seconds`: SM-time of partitions with a run in flight over the window;
+// `occupied_sm_seconds`: SM-time with a resident block over the window (nullopt: not measurable).
 // Throws std::invalid_argument for a record naming a model that does not exist, arriving at or after
 // window.end_s, or completed in a batch < 1, and for an empty window.
 ServeMetrics compute_metrics(const std::vector<RequestRecord>& records, const std::vector<ModelLoad>& models,
-                             MetricsWindow window, double busy_sm_seconds, int total_sms);
+                             MetricsWindow window, double allocated_sm_seconds, int total_sms,
+                             std::optional<double> occupied_sm_seconds = std::nullopt);
 
-// One row per model then an `all` row; sm_utilization and jain_fairness are filled on the `all` row
-// only; an undefined value is an empty cell.
+// One row per model then an `all` row; sm_utilization, sm_allocated and jain_fairness are filled on
+// the `all` row only; an undefined value is an empty cell.
 void write_metrics_csv(std::ostream& out, const ServeMetrics& metrics);
 
-// {"provenance": ..., "window": ..., "definitions": ..., "sm_utilization", "jain_fairness", "models": [...],
-// "all": {...}}; an undefined value is null.
+// {"provenance": ..., "window": ..., "definitions": ..., "sm_utilization", "sm_allocated", "jain_fairness",
+// "models": [...], "all": {...}}; an undefined value is null.
 nlohmann::json metrics_to_json(const ServeMetrics& metrics, const nlohmann::json& provenance);
 
 }  // namespace dstack::serve

@@ -44,21 +44,31 @@ class Loop {
 
   ServeResult run() {
     t0_ = b_.now();
+    probes_ = {o_.window_start_s, o_.duration_s};
+    probe_at_.clear();
+    take_probes();
     apply_layout(p_.start(ctx_));
     const double stop = o_.duration_s + o_.drain_s;
+    std::optional<double> wake;
+    bool probe_only = false;  // the clock stopped only to read the occupancy counter
     while (true) {
       admit();
       const bool serving = now() < stop;
-      std::optional<double> wake;
-      if (serving) wake = decide();
+      // A probe is no event for the policy: it is not asked again, so probing changes no decision.
+      if (!probe_only) wake = serving ? decide() : std::nullopt;
       const double next_arrival = next_ < arrivals_.size() ? arrivals_[next_].t : kInf;
       if (!serving && b_.in_flight() == 0) break;
       if (serving && b_.in_flight() == 0 && next_ >= arrivals_.size() && !wake && !pending_) {
         // Nothing runs, nothing arrives, the policy waits for nothing: what is queued stays so.
         break;
       }
-      double until = std::min({next_arrival, wake.value_or(kInf), serving ? stop : kInf});
-      if (auto c = b_.run_until(until == kInf ? kInf : t0_ + until)) complete(*c);
+      const double until = std::min({next_arrival, wake.value_or(kInf), serving ? stop : kInf});
+      const double probe = next_probe();
+      const double stop_at = std::min(until, probe);
+      const auto c = b_.run_until(stop_at == kInf ? kInf : t0_ + stop_at);
+      if (c) complete(*c);
+      take_probes();
+      probe_only = !c && probe < until;
     }
     finish();
     return std::move(r_);
@@ -66,6 +76,17 @@ class Loop {
 
  private:
   double now() const { return b_.now() - t0_; }
+
+  // The next window end the counter has not been read at (relative time), or infinity.
+  double next_probe() const { return probe_at_.size() < probes_.size() ? probes_[probe_at_.size()] : kInf; }
+
+  // Reads the occupancy counter at every window end the clock has reached. The clock never passes
+  // one unread (run_until stops at it), so each read is the counter at that instant. Compared in
+  // the backend's time, as run_until was given it, so rounding cannot leave a probe unreachable.
+  void take_probes() {
+    while (probe_at_.size() < probes_.size() && b_.now() >= t0_ + probes_[probe_at_.size()])
+      probe_at_.push_back(b_.occupied_sm_seconds());
+  }
 
   void fail(const std::string& what) const {
     throw std::logic_error(fmt::format("policy '{}' at {:.6f} s: {}", o_.policy_name, now(), what));
@@ -227,6 +248,9 @@ class Loop {
       for (std::size_t req : q) r_.requests[req].reason = RejectReason::unserved;
     r_.end_s = std::max(now(), o_.duration_s);
     r_.busy_sm_seconds = busy_sm_seconds(r_, 0, r_.end_s);
+    // Stopped before a window end: nothing is in flight, so the counter holds still until then.
+    while (probe_at_.size() < probes_.size()) probe_at_.push_back(b_.occupied_sm_seconds());
+    if (probe_at_[0] && probe_at_[1]) r_.window_occupied_sm_seconds = *probe_at_[1] - *probe_at_[0];
   }
 
   Backend& b_;
@@ -243,6 +267,8 @@ class Loop {
   std::vector<RunRecord> runs_;                  // by dispatch order (tag)
   std::map<int, std::vector<std::size_t>> members_;
   std::optional<PartitionLayout> pending_;
+  std::vector<double> probes_;                     // window ends, relative time, ascending
+  std::vector<std::optional<double>> probe_at_;    // the counter read at each so far
   ServeResult r_;
 };
 
@@ -279,6 +305,8 @@ ServeResult serve(Backend& backend, sched::Policy& policy, const sched::PolicyCo
                   const std::vector<std::vector<double>>& arrivals, const ServeOptions& options) {
   if (!(options.duration_s > 0)) throw std::invalid_argument("serve: duration must be positive");
   if (!(options.drain_s >= 0)) throw std::invalid_argument("serve: drain must be >= 0");
+  if (!(options.window_start_s >= 0 && options.window_start_s < options.duration_s))
+    throw std::invalid_argument("serve: the metrics window must start in [0, duration)");
   return Loop(backend, policy, context, arrivals, options).run();
 }
 

@@ -3,6 +3,7 @@
 // or CUDA) executing, on the backend's clock only. Every request ends served, late or rejected
 // (queue full, dropped by the policy, or still queued when the run ends): none is lost. CPU only.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct ServeOptions {
   double duration_s = 0;    // arrivals lie in [0, duration)
   double drain_s = 0;       // after it, queued work may still be dispatched for this long
   std::string policy_name;  // for error messages
+  double window_start_s = 0;  // the metrics window [window_start_s, duration_s): the end of warm-up
 };
 
 struct ServeResult {
@@ -43,6 +45,10 @@ struct ServeResult {
   double end_s = 0;                     // last completion (or the end of the drain)
   // Per layout in force, the union of its partitions' busy intervals times their SMs.
   double busy_sm_seconds = 0;
+  // The backend's occupied SM-seconds (Backend::occupied_sm_seconds) over the metrics window
+  // [window_start_s, duration_s), read with the clock stopped at both ends; nullopt where the
+  // backend cannot measure it.
+  std::optional<double> window_occupied_sm_seconds;
   uint64_t decisions = 0;
 };
 

@@ -116,6 +116,9 @@ struct Memo {
   // (the last one up to the run's end) while its kernel (seg_k: the one running, or next after a
   // gap) asks seg_d bytes/s of DRAM with seg_w resident warps and got the share seg_f of it.
   std::vector<double> seg_t, seg_d, seg_w, seg_f;
+  // Occupancy: seg_o SMs hold a block of it during segment i; seg_c is the occupied SM-seconds
+  // before seg_t[i], so a replayed run's share of the counter is a lookup, not a walk.
+  std::vector<double> seg_o, seg_c;
   std::vector<int> seg_k;
   std::vector<double> seg_peak_from;    // per segment i: the most any segment from i on asks
   std::vector<double> chunk_d;          // per kChunk segments: the most any of them asks
@@ -159,6 +162,11 @@ struct Engine::State {
   SimMode mode;
   double now = 0;
   uint64_t events = 0;
+  // SMs holding >= 1 resident block of a kernel simulated by events (replayed runs hold none here),
+  // and the occupied SM-seconds up to now: this integral, plus the replayed runs' cached occupancy
+  // up to their last re-anchoring (the rest is added lazily by occupied_sm_seconds()).
+  int occupied = 0;
+  double occupied_sm_s = 0;
   std::vector<Group> groups;
   std::vector<int> group_of_sm;  // block mode: SM -> group; -1 outside every pool
   std::vector<Pool> pools;
@@ -254,6 +262,7 @@ struct Engine::State {
     l.kernel = static_cast<int>(&a - actives.data());
     l.group = pools[a.pool].groups[group_index_in_pool];
     l.live = true;
+    if (groups[l.group].lanes.empty()) ++occupied;  // block mode: a group is one SM
     groups[l.group].lanes.push_back(id);
     return id;
   }
@@ -318,12 +327,16 @@ struct Engine::State {
   }
 
   // Adds (sign 1) or removes (-1) a piece's blocks of `k` on its SMs, then joins neighbours left alike.
-  static void load(std::vector<Span>& spans, const Piece& pc, const SimKernel& k, int sign) {
+  // Returns the change in SMs holding a block (the occupancy counter's input).
+  static int load(std::vector<Span>& spans, const Piece& pc, const SimKernel& k, int sign) {
     const std::size_t first = split_at(spans, pc.lo);
     const std::size_t last = split_at(spans, pc.hi);
+    int occupied_delta = 0;
     for (std::size_t i = first; i < last; ++i) {
       Span& sp = spans[i];
+      const bool was = sp.blocks > 0;
       sp.blocks += sign * pc.count;
+      occupied_delta += (static_cast<int>(sp.blocks > 0) - static_cast<int>(was)) * (sp.hi - sp.lo);
       if (sp.blocks == 0) {  // drop accumulated rounding
         sp.used.fill(0);
         sp.warps = 0;
@@ -338,6 +351,14 @@ struct Engine::State {
       else spans[++out] = spans[i];
     }
     spans.resize(out + 1);
+    return occupied_delta;
+  }
+
+  static int occupied_in(const std::vector<Span>& spans) {
+    int n = 0;
+    for (const Span& sp : spans)
+      if (sp.blocks > 0) n += sp.hi - sp.lo;
+    return n;
   }
 
   // The most warps resident on any SM a wave occupies: its blocks there are the slowest.
@@ -372,7 +393,7 @@ struct Engine::State {
     a.lane_of.push_back(lid);
     int sms = 0;
     for (const Piece& pc : pieces) {
-      load(p.spans, pc, *a.k, 1);
+      occupied += load(p.spans, pc, *a.k, 1);
       sms += pc.hi - pc.lo;
     }
     a.to_dispatch -= blocks;
@@ -451,7 +472,7 @@ struct Engine::State {
     Active& a = actives[l.kernel];
     Pool& p = pools[a.pool];
     const Entry& e = l.entries.front();
-    for (const Piece& pc : l.pieces) load(p.spans, pc, *a.k, -1);
+    for (const Piece& pc : l.pieces) occupied += load(p.spans, pc, *a.k, -1);
     a.resident -= e.resident;
     a.unfinished -= e.blocks;
     p.dirty = true;
@@ -475,6 +496,7 @@ struct Engine::State {
     if (g.lanes.empty()) {  // drop accumulated rounding
       g.used.fill(0);
       g.warps = 0;
+      if (mode == SimMode::block) --occupied;
     }
     Active& a = actives[l.kernel];
     if (mode == SimMode::block) a.lane_of[groups[l.group].local] = -1;
@@ -594,6 +616,7 @@ struct Engine::State {
     m.seg_d = {0.0};
     m.seg_w = {0.0};
     m.seg_f = {1.0};
+    m.seg_o = {0.0};
     m.seg_k = {0};
     State sc(device_own, SimMode::fast);
     sc.replay_on = false;
@@ -605,6 +628,9 @@ struct Engine::State {
     m.plan = plan;
     m.timing = std::move(sc.results.at(id));
     m.peak = std::move(sc.kernel_peak);
+    m.seg_c.assign(m.seg_t.size(), 0.0);
+    for (std::size_t j = 1; j < m.seg_t.size(); ++j)
+      m.seg_c[j] = m.seg_c[j - 1] + m.seg_o[j - 1] * (m.seg_t[j] - m.seg_t[j - 1]);
     const std::size_t n = plan->kernels.size();
     m.seg_peak_from.assign(m.seg_d.size() + 1, 0.0);
     for (std::size_t j = m.seg_d.size(); j-- > 0;) m.seg_peak_from[j] = std::max(m.seg_peak_from[j + 1], m.seg_d[j]);
@@ -630,6 +656,7 @@ struct Engine::State {
   void record_segment() {
     Memo& m = *profile;
     double d = 0, w = 0, f = 1;
+    const double o = occupied;
     int k = m.seg_k.back();
     if (!kernel_ids.empty()) {
       d = demand[0];
@@ -640,17 +667,21 @@ struct Engine::State {
       k = static_cast<int>(runs.begin()->second.next);
     }
     if (m.seg_t.back() != now) {
-      if (d == m.seg_d.back() && w == m.seg_w.back() && f == m.seg_f.back() && k == m.seg_k.back()) return;
+      if (d == m.seg_d.back() && w == m.seg_w.back() && f == m.seg_f.back() && o == m.seg_o.back() &&
+          k == m.seg_k.back())
+        return;
       m.seg_t.push_back(now);
       m.seg_d.push_back(d);
       m.seg_w.push_back(w);
       m.seg_f.push_back(f);
+      m.seg_o.push_back(o);
       m.seg_k.push_back(k);
       return;
     }
     m.seg_d.back() = d;
     m.seg_w.back() = w;
     m.seg_f.back() = f;
+    m.seg_o.back() = o;
     m.seg_k.back() = k;
   }
 
@@ -666,6 +697,38 @@ struct Engine::State {
   // sweep computes the same sums).
   static double when(const Run& r, double p) {
     return r.speed == 1 ? (r.t_pos - r.pos_at) + p : r.t_pos + (p - r.pos_at) / r.speed;
+  }
+
+  // The segment of a memo's timeline holding cached time `p` (the first one before its issue).
+  static std::size_t segment_at(const Memo& m, double p) {
+    const auto after = std::upper_bound(m.seg_t.begin(), m.seg_t.end(), p);
+    return after == m.seg_t.begin() ? 0 : static_cast<std::size_t>(after - m.seg_t.begin()) - 1;
+  }
+
+  // Occupied SM-seconds of a memo's timeline over cached time [0, p) (none before its issue).
+  static double cached_occupied(const Memo& m, double p) {
+    if (p <= 0) return 0;
+    const std::size_t i = segment_at(m, p);
+    return m.seg_c[i] + m.seg_o[i] * (p - m.seg_t[i]);
+  }
+
+  // A replayed run's occupied SM-seconds from its anchor (t_pos) to now. Stretched by DRAM
+  // contention, its blocks stay resident for the stretched time: cached SM-seconds over its speed.
+  double replayed_occupied(const Run& r) const {
+    const Memo& m = *r.memo;
+    if (r.speed <= 0) return m.seg_o[segment_at(m, r.pos_at)] * (now - r.t_pos);  // stalled, still resident
+    const double p = std::min(position(r), m.timing.end_s);
+    return (cached_occupied(m, p) - cached_occupied(m, r.pos_at)) / r.speed;
+  }
+
+  // Before a replayed run is re-anchored or leaves replay: its occupancy so far joins the counter.
+  void settle_occupied(const Run& r) { occupied_sm_s += replayed_occupied(r); }
+
+  double occupied_sm_seconds() const {
+    double total = occupied_sm_s;
+    for (const auto& [id, r] : runs)
+      if (r.replayed) total += replayed_occupied(r);
+    return total;
   }
 
   // Starts (or resumes) replaying `r` at cached time `p`, now, at full speed.
@@ -691,6 +754,7 @@ struct Engine::State {
 
   // Re-anchors the run at now with a new speed.
   void set_speed(Run& r, double speed) {
+    settle_occupied(r);
     const double p = position(r);
     r.pos_at = r.seg > 0 ? std::max(p, r.memo->seg_t[r.seg]) : p;  // not before its segment by rounding
     r.t_pos = now;
@@ -748,6 +812,7 @@ struct Engine::State {
   // are shifted by the one offset.
   void finish_replayed(int id, Run& r) {
     const Memo& m = *r.memo;
+    settle_occupied(r);
     r.timing.end_s = r.replay_end;
     record_cached(r, r.replay_from, m.timing.kernels.size(), r.t_pos - r.pos_at);
     r.replayed = false;
@@ -792,6 +857,7 @@ struct Engine::State {
       return;
     }
     record_cached(r, r.replay_from, k, shift);
+    settle_occupied(r);
     r.replayed = false;
     const Run& s = sc.runs.at(sid);
     r.next = s.next;
@@ -828,6 +894,7 @@ struct Engine::State {
       g.lanes.push_back(lid);
       a.lane_of.push_back(lid);
     }
+    occupied += occupied_in(sc.pools[0].spans) - occupied_in(pools[r.pool].spans);
     pools[r.pool].spans = sc.pools[0].spans;
     pools[r.pool].queue.push_back(aid);
     r.active = aid;
@@ -1074,6 +1141,7 @@ struct Engine::State {
 
   void advance(double dt) {
     if (dt <= 0) return;
+    occupied_sm_s += occupied * dt;
     for (Active& a : actives)
       if (a.live && a.resident > 0) a.bound_time[static_cast<int>(a.bound)] += dt;
   }
@@ -1235,6 +1303,7 @@ void Engine::clear_pools() {
   s_->actives.clear();
   s_->free_actives.clear();
   std::fill(s_->group_of_sm.begin(), s_->group_of_sm.end(), -1);
+  s_->occupied = 0;  // idle: nothing was resident anyway
 }
 
 int Engine::pool_sms(int pool) const { return s_->pools.at(pool).sms; }
@@ -1248,6 +1317,7 @@ int Engine::start_run(std::shared_ptr<const SimPlan> plan, int pool, DispatchMod
 }
 
 double Engine::now() const { return s_->now; }
+double Engine::occupied_sm_seconds() const { return s_->occupied_sm_seconds(); }
 std::optional<int> Engine::run_until(double until_s) { return s_->step(until_s); }
 
 RunTiming Engine::take_result(int run) {

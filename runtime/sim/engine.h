@@ -70,6 +70,11 @@ class Engine {
                 bool record_kernels);
 
   double now() const;
+  // The integral over simulated time, up to now(), of the number of SMs holding at least one
+  // resident thread block: what the SMs were really given to do, not what partitions were lent.
+  // Exact in block and fast mode (per SM / per span of SMs); a replayed run contributes its cached
+  // timeline's occupancy, stretched with it when DRAM contention slows it.
+  double occupied_sm_seconds() const;
   // Advances to the next run completion at or before `until_s` and returns the run's id (several
   // at one instant come back one per call, lowest id first); else stops the clock at `until_s`
   // (when finite) and returns nullopt.

@@ -29,6 +29,7 @@ class SimBackend final : public Backend {
   double now() const override { return engine_.now(); }
   std::optional<RunCompletion> run_until(double until_s) override;
   int in_flight() const override { return static_cast<int>(requests_.size()); }
+  std::optional<double> occupied_sm_seconds() const override { return engine_.occupied_sm_seconds(); }
 
   const DeviceSpec& device() const { return device_; }
   SimMode mode() const { return engine_.mode(); }

@@ -125,7 +125,8 @@ void expect_no_sm_shared(const serve::ServeResult& r) {
 }
 
 TEST_P(EveryPolicy, FeasibleLoadServesEveryModel) {
-  const Outcomes o = run(GetParam(), mixed(0.3));
+  const Workload w = mixed(0.3);
+  const Outcomes o = run(GetParam(), w);
   expect_accounted(o);
   expect_no_sm_shared(o.result);
   for (std::size_t m = 0; m < o.arrived.size(); ++m) {
@@ -134,6 +135,10 @@ TEST_P(EveryPolicy, FeasibleLoadServesEveryModel) {
     EXPECT_GE(o.served[m] + o.late[m], o.arrived[m] * 95 / 100) << GetParam() << " starves model " << m;
   }
   EXPECT_GT(o.result.busy_sm_seconds, 0);
+  // A resident block sits in a partition with a run in flight: occupancy never exceeds allocation.
+  ASSERT_TRUE(o.result.window_occupied_sm_seconds.has_value());
+  EXPECT_GT(*o.result.window_occupied_sm_seconds, 0);
+  EXPECT_LE(*o.result.window_occupied_sm_seconds, serve::busy_sm_seconds(o.result, 0, w.duration_s) * (1 + 1e-9));
 }
 
 TEST_P(EveryPolicy, OverloadIsAccountedRequestByRequest) {

@@ -1,5 +1,5 @@
 // Metrics on small hand-computed runs: counts, warm-up exclusion, rates, nearest-rank percentiles,
-// SLO attainment, batch size, SM utilization, Jain's index, and the CSV and JSON written.
+// SLO attainment, batch size, SM utilization and allocation, Jain's index, and the CSV and JSON written.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -80,7 +80,21 @@ TEST(ServeMetrics, RatesAttainmentAndBatch) {
   EXPECT_DOUBLE_EQ(*m.all.slo_attainment, 8.0 / 13);
   EXPECT_DOUBLE_EQ(*m.all.mean_batch, 11.0 / 6);  // 11 requests in 6 batches: 4, 2, 2, 1, 1, 1
   EXPECT_DOUBLE_EQ(m.all.offered_rps, 3.0);
-  EXPECT_DOUBLE_EQ(m.sm_utilization, 0.05);  // 66 SM-s / (132 SMs x 10 s)
+  EXPECT_DOUBLE_EQ(m.sm_allocated, 0.05);  // 66 SM-s / (132 SMs x 10 s)
+  EXPECT_FALSE(m.sm_utilization.has_value());  // no occupancy given: unknown, not the allocation
+}
+
+TEST(ServeMetrics, UtilizationIsOccupancyAndAllocationIsKeptApart) {
+  // 66 SM-s lent, of which 13.2 SM-s held a resident block, over 132 SMs x 10 s.
+  const auto m = compute_metrics(small_run(), kLoads, {2, 12}, 66, 132, 13.2);
+  ASSERT_TRUE(m.sm_utilization.has_value());
+  EXPECT_DOUBLE_EQ(*m.sm_utilization, 0.01);
+  EXPECT_DOUBLE_EQ(m.sm_allocated, 0.05);
+  const auto j = metrics_to_json(m, {});
+  EXPECT_DOUBLE_EQ(j["sm_utilization"].get<double>(), 0.01);
+  EXPECT_DOUBLE_EQ(j["sm_allocated"].get<double>(), 0.05);
+  EXPECT_NE(j["definitions"]["sm_utilization"].get<std::string>().find("resident thread block"), std::string::npos);
+  EXPECT_NE(j["definitions"]["sm_allocated"].get<std::string>().find("run in flight"), std::string::npos);
 }
 
 TEST(ServeMetrics, PercentilesAreNearestRank) {
@@ -147,14 +161,21 @@ TEST(ServeMetrics, BadRecordsAreRejected) {
 TEST(ServeMetrics, CsvHasOneRowPerModelAndAll) {
   std::ostringstream csv;
   write_metrics_csv(csv, compute_metrics({completed(0, 1, 20, 2, 50), rejected(0, 2)}, {{"r50", 50, 0.5}, {"idle", 10, 1}},
-                                         {0, 10}, 13.2, 132));
+                                         {0, 10}, 13.2, 132, 6.6));
   EXPECT_EQ(csv.str(),
             "model,warmup_requests,requests,served,late,rejected,rejected_queue_full,rejected_dropped,"
             "rejected_unserved,offered_rps,throughput_rps,goodput_rps,slo_attainment,p50_ms,p95_ms,p99_ms,mean_batch,"
-            "sm_utilization,jain_fairness\n"
-            "r50,0,2,1,0,1,1,0,0,0.5,0.1,0.1,0.5,20,20,20,2,,\n"
-            "idle,0,0,0,0,0,0,0,0,1,0,0,,,,,,,\n"
-            "all,0,2,1,0,1,1,0,0,1.5,0.1,0.1,0.5,20,20,20,2,0.01,0.5\n");
+            "sm_utilization,sm_allocated,jain_fairness\n"
+            "r50,0,2,1,0,1,1,0,0,0.5,0.1,0.1,0.5,20,20,20,2,,,\n"
+            "idle,0,0,0,0,0,0,0,0,1,0,0,,,,,,,,\n"
+            "all,0,2,1,0,1,1,0,0,1.5,0.1,0.1,0.5,20,20,20,2,0.005,0.01,0.5\n");
+}
+
+TEST(ServeMetrics, UnmeasuredUtilizationIsAnEmptyCell) {
+  std::ostringstream csv;
+  write_metrics_csv(csv, compute_metrics({completed(0, 1, 20, 2, 50)}, {{"r50", 50, 0.5}}, {0, 10}, 13.2, 132));
+  const std::string text = csv.str();
+  EXPECT_NE(text.find("\nall,0,1,1,0,0,0,0,0,0.5,0.1,0.1,1,20,20,20,2,,0.01,1\n"), std::string::npos) << text;
 }
 
 TEST(ServeMetrics, JsonCarriesProvenanceDefinitionsAndNulls) {
@@ -166,6 +187,8 @@ TEST(ServeMetrics, JsonCarriesProvenanceDefinitionsAndNulls) {
   EXPECT_EQ(j["models"][0]["rejected"], 1);
   EXPECT_EQ(j["models"][0]["rejected_queue_full"], 1);
   EXPECT_TRUE(j["jain_fairness"].is_null());
+  EXPECT_TRUE(j["sm_utilization"].is_null());  // not measured: null, not the allocation
+  EXPECT_EQ(j["sm_allocated"], 0.0);
   EXPECT_EQ(j["all"]["name"], "all");
   EXPECT_TRUE(j["definitions"].contains("percentiles"));
 }

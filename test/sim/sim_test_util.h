@@ -1,6 +1,8 @@
 #pragma once
 // Synthetic kernels and plans for simulator tests: a kernel of chosen blocks, threads, registers,
 // shared memory, FLOPs and bytes per block, with its occupancy computed against a device's limits.
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <numeric>
 #include <string>
@@ -75,6 +77,35 @@ inline double kernel_time(const DeviceSpec& d, SimMode mode, std::shared_ptr<con
   const RunTiming t = e.take_result(run);
   if (first) *first = t.kernels.at(0);
   return t.end_s - t.start_s;
+}
+
+// Tests run in block and fast mode alike: TEST_P(BothModes, ...) in any file of test_sim
+// (instantiated once, in test_sim_engine.cc).
+class BothModes : public ::testing::TestWithParam<SimMode> {};
+
+// The shipped H100 description, loaded once per test binary.
+inline const DeviceSpec& h100() {
+  static const DeviceSpec d = load_device("h100_sxm");
+  return d;
+}
+
+// Compute-bound: 256 threads (8 blocks per SM by threads), 1 MFLOP per block, no DRAM traffic, so
+// pools never slow each other.
+inline KernelShape compute_kernel(int64_t blocks) {
+  return KernelShape{.blocks = blocks, .threads = 256, .registers = 32, .flops_per_block = 1e6};
+}
+
+// Two plans that slow each other when run in two pools: memory-bound, compute-bound and light
+// kernels interleaved (the replay-vs-events scenario).
+struct ContendedPlans {
+  std::shared_ptr<const SimPlan> a, b;
+};
+inline ContendedPlans contended_plans(const DeviceSpec& d) {
+  const SimKernel mem = make_kernel(d, KernelShape{.blocks = 5000, .threads = 256, .bytes_per_block = 1e6});
+  const SimKernel cmp = make_kernel(d, compute_kernel(3000));
+  const SimKernel light = make_kernel(d, KernelShape{.blocks = 700, .threads = 128, .flops_per_block = 1e6,
+                                                     .bytes_per_block = 1e4});
+  return {make_plan({cmp, mem, light, mem, cmp}), make_plan({light, cmp, mem, light})};
 }
 
 }  // namespace dstack::sim::test

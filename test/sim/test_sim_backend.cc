@@ -13,14 +13,13 @@
 #include "runtime/sim/profile.h"
 #include "runtime/sim/sim_backend.h"
 #include "runtime/sim/simulate.h"
+#include "sim_test_util.h"
 
 namespace dstack::sim {
 namespace {
 
-const DeviceSpec& h100() {
-  static const DeviceSpec d = load_device("h100_sxm");
-  return d;
-}
+using test::h100;
+
 
 std::shared_ptr<const models::Graph> graph(const std::string& name) {
   static std::map<std::string, std::shared_ptr<const models::Graph>> cache;

@@ -13,25 +13,19 @@
 namespace dstack::sim {
 namespace {
 
+using test::compute_kernel;
+using test::h100;
 using test::kernel_time;
 using test::KernelShape;
 using test::make_kernel;
 using test::make_plan;
 using test::sm_range;
 
-const DeviceSpec& h100() {
-  static const DeviceSpec d = load_device("h100_sxm");
-  return d;
-}
 
-class BothModes : public ::testing::TestWithParam<SimMode> {};
+using test::BothModes;
 INSTANTIATE_TEST_SUITE_P(Sim, BothModes, ::testing::Values(SimMode::block, SimMode::fast),
                          [](const auto& p) { return std::string(sim_mode_name(p.param)); });
 
-// Compute-bound: 256 threads (8 per SM by threads), 1 MFLOP per block, no DRAM traffic.
-KernelShape compute_kernel(int64_t blocks) {
-  return KernelShape{.blocks = blocks, .threads = 256, .registers = 32, .flops_per_block = 1e6};
-}
 
 TEST_P(BothModes, OneMoreBlockThanFullWavesTakesOneMoreWave) {
   const auto& d = h100();
@@ -198,12 +192,7 @@ TEST_P(BothModes, GraphDispatchHasLessLaunchOverhead) {
 // within 1e-9 relative.
 TEST(SimEngine, ReplayMatchesEventsKernelByKernel) {
   const auto& d = h100();
-  const SimKernel mem = make_kernel(d, KernelShape{.blocks = 5000, .threads = 256, .bytes_per_block = 1e6});
-  const SimKernel cmp = make_kernel(d, compute_kernel(3000));
-  const SimKernel light = make_kernel(d, KernelShape{.blocks = 700, .threads = 128, .flops_per_block = 1e6,
-                                                     .bytes_per_block = 1e4});
-  const auto pa = make_plan({cmp, mem, light, mem, cmp});
-  const auto pb = make_plan({light, cmp, mem, light});
+  const auto [pa, pb] = test::contended_plans(d);
   // Recorded runs fall back to events when slowed (their kernels' times are kept); unrecorded ones
   // are slowed in replay.
   auto once = [&](bool replay, bool record, uint64_t* replayed, uint64_t* materialized, uint64_t* throttled) {

@@ -14,9 +14,12 @@
 #include "runtime/sim/device_spec.h"
 #include "runtime/sim/sim_backend.h"
 #include "runtime/sim/simulate.h"
+#include "sim_test_util.h"
 
 namespace dstack::sim {
 namespace {
+
+using test::h100;
 
 // The fast mode's documented agreement with the thread-block mode (README, Simulator): relative
 // latency difference of one batch alone (every zoo model at the points below) and of every run when
@@ -30,10 +33,6 @@ constexpr double kBlockFastBound = 0.01;
 constexpr double kSharedSmMeanBound = 0.10;
 constexpr double kSharedSmWorstBound = 0.60;
 
-const DeviceSpec& h100() {
-  static const DeviceSpec d = load_device("h100_sxm");
-  return d;
-}
 
 const models::Graph& graph(const std::string& name) {
   static std::map<std::string, std::unique_ptr<models::Model>> cache;
@@ -158,7 +157,8 @@ struct Completion {
   double started, finished;
 };
 std::vector<Completion> serve(bool replay, bool partitioned, int64_t batch, DispatchMode dispatch, int runs_per_model,
-                              uint64_t* replayed = nullptr, uint64_t* materialized = nullptr) {
+                              uint64_t* replayed = nullptr, uint64_t* materialized = nullptr,
+                              double* occupied = nullptr) {
   SimBackend b(h100(), SimMode::fast);
   b.set_replay(replay);
   const std::vector<std::string> ms = {"resnet50", "mobilenet_v2", "vgg16", "bert_base"};
@@ -178,6 +178,7 @@ std::vector<Completion> serve(bool replay, bool partitioned, int64_t batch, Disp
   }
   if (replayed) *replayed = b.replayed_runs();
   if (materialized) *materialized = b.materialized_runs();
+  if (occupied) *occupied = *b.occupied_sm_seconds();
   return out;
 }
 
@@ -210,6 +211,24 @@ TEST(SimZoo, ReplayGivesTheSameCompletionsAsEvents) {
           EXPECT_GT(materialized, 0u) << what;  // a run joining a replayed run's pool
         }
       }
+}
+
+// The same runs' occupied SM-seconds, replayed (alone in partitions, slowed by DRAM contention;
+// on the whole GPU, falling back to events when runs share it) or simulated by events, agree within
+// 1e-9 of the total plus 132 SMs x 50 ns (the known completion shift above).
+TEST(SimZoo, ReplayGivesTheSameOccupiedSmSecondsAsEvents) {
+  for (bool partitioned : {true, false})
+    for (int64_t batch : {1, 8}) {
+      double on = 0, off = 0;
+      serve(true, partitioned, batch, DispatchMode::graph, 6, nullptr, nullptr, &on);
+      serve(false, partitioned, batch, DispatchMode::graph, 6, nullptr, nullptr, &off);
+      const std::string what = std::string(partitioned ? "4 partitions" : "whole GPU") + ", batch " +
+                               std::to_string(batch);
+      ASSERT_GT(off, 0) << what;
+      EXPECT_NEAR(on, off, 1e-9 * off + 132 * 50e-9) << what;
+      std::printf("occupied SM-seconds, %s: replay %.9g, events %.9g (relative difference %.2g)\n", what.c_str(), on,
+                  off, (on - off) / off);
+    }
 }
 
 TEST(SimZoo, ReplayIsDeterministic) {
