@@ -7,18 +7,27 @@
 //  - b_i comes from the batch optimizer on the whole GPU (sms = {sm_count}) with a cycle C: our
 //    interpretation of "batch by SLO" is that a request waits at most one round-robin period C and
 //    then runs, so C + T_i(b_i, all) <= SLO_i and b_i >= rate_i·C (a run absorbs a period's
-//    arrivals). C defaults to min_i SLO_i / 2, the cycle D-STACK uses; the real round is the sum
-//    of the runs that happen, which stays within C while the load is feasible. When no batch keeps
-//    up with the rate, the cheapest batch under the latency bound alone is used (the model is
-//    overloaded); when not even batch 1 meets the SLO, batch 1.
+//    arrivals). C is cycle_ms when set. By default it is chosen so that the round is stable: the
+//    real round is the sum of the runs, sum_i T_i(b_i, all), and when it exceeds C each round
+//    brings more arrivals than the batches carry and the queues grow without bound (with
+//    C = min SLO / 2 fixed, three models at half the GPU's capacity met no SLO at all). Among
+//    min_i SLO_i / 2 and 31 cycles spaced geometrically up to max_i SLO_i, with each batch raised
+//    to at least a cycle's arrivals, the policy takes the shortest cycle whose arrivals run within
+//    90% of it (headroom for bursts) that meets the most models' C + T_i <= SLO_i; when none does,
+//    the one that serves the most requests per second. When no batch keeps up with the rate, the
+//    cheapest batch under the latency bound alone is used (the model is overloaded); when not even
+//    batch 1 meets the SLO, batch 1.
 //  - rates start at the configured ones and are re-estimated online (EWMA over epochs, as for
 //    D-STACK: RateEstimator in policy_support.h); the batches are recomputed at every epoch (the
 //    layout never changes).
 //  - requests are run even when late, unless drop_expired (then requests already past their
 //    deadline are dropped, counted as rejected).
-// Options (ctx.options): cycle_ms (0 = min SLO / 2), max_batch (64), epoch_s (0.5), ewma (0.5),
+// Options (ctx.options): cycle_ms (0 = chosen, above), max_batch (64), epoch_s (0.5), ewma (0.5),
 // drop_expired (false).
 #include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <vector>
 
 #include "runtime/sched/policy_support.h"
 
@@ -40,6 +49,9 @@ Options read_options(const nlohmann::json& j) {
   o.drop_expired = j.value("drop_expired", o.drop_expired);
   return o;
 }
+
+// A stable round leaves this share of the cycle for bursts.
+constexpr double kHeadroom = 0.9;
 
 class TemporalPolicy final : public Policy {
  public:
@@ -73,9 +85,70 @@ class TemporalPolicy final : public Policy {
   }
 
  private:
-  // Each model's batch on the whole GPU, with the cycle, for its estimated rate.
+  // Each model's batch on the whole GPU, with the cycle, for its estimated rate; with the default
+  // cycle, the cycle too (see the rules above).
   void replan() {
-    batch_ = fallback_batches(*ctx_, rates_.rates(), cycle_s_, {ctx_->oracle->sm_count()}, o_.max_batch);
+    if (o_.cycle_ms > 0) {
+      batch_ = batches_for(cycle_s_);
+      return;
+    }
+    const double half_min_slo = cycle_or_default(0, ctx_->models);
+    double max_slo = 0;
+    for (const ModelSpec& m : ctx_->models) max_slo = std::max(max_slo, m.slo_s);
+    // Candidates: min SLO / 2, then geometrically up to the largest SLO.
+    std::vector<double> candidates{half_min_slo};
+    for (int k = 1; k <= 31 && max_slo > half_min_slo; ++k) candidates.push_back(half_min_slo * std::pow(max_slo / half_min_slo, k / 31.0));
+    bool found = false;
+    std::tuple<int, double> best{-1, 0};  // (models whose SLO the cycle meets, throughput when unstable)
+    const std::vector<double>& rate = rates_.rates();
+    for (double c : candidates) {
+      std::vector<int64_t> b = batches_for(c);
+      // The round a cycle's arrivals take: each model's run of what arrived in c.
+      double round = 0, full_round = 0;
+      bool keeps_up = true;
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        const auto need = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rate[i] * c - 1e-9)));
+        keeps_up = keeps_up && b[i] >= need;
+        round += run_time(i, std::min(b[i], need));
+        full_round += run_time(i, b[i]);
+      }
+      if (keeps_up && round <= kHeadroom * c) {
+        // Stable: the shortest cycle that meets the most SLOs.
+        int meets = 0;
+        for (std::size_t i = 0; i < b.size(); ++i) meets += c + run_time(i, b[i]) <= ctx_->models[i].slo_s * (1 + 1e-9);
+        if (!found || meets > std::get<0>(best)) {
+          best = {meets, 0};
+          cycle_s_ = c;
+          batch_ = std::move(b);
+        }
+        found = true;
+      } else if (!found) {
+        // No stable cycle yet: keep the one that serves the most requests per second.
+        double served = 0;
+        for (std::size_t i = 0; i < b.size(); ++i) served += std::min(rate[i], static_cast<double>(b[i]) / full_round);
+        if (served > std::get<1>(best)) {
+          best = {-1, served};
+          cycle_s_ = c;
+          batch_ = std::move(b);
+        }
+      }
+    }
+  }
+
+  // The batch optimizer's batches for a cycle, raised where needed to carry a cycle's arrivals (a
+  // model whose SLO the cycle cannot meet still has to keep up, or every request behind it is late).
+  std::vector<int64_t> batches_for(double cycle_s) const {
+    std::vector<int64_t> b = fallback_batches(*ctx_, rates_.rates(), cycle_s, {ctx_->oracle->sm_count()}, o_.max_batch);
+    if (o_.cycle_ms > 0) return b;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      const auto need = static_cast<int64_t>(std::ceil(rates_.rates()[i] * cycle_s - 1e-9));
+      b[i] = std::min(o_.max_batch, std::max(b[i], need));
+    }
+    return b;
+  }
+
+  double run_time(std::size_t i, int64_t b) const {
+    return ctx_->oracle->latency_s(static_cast<int>(i), b, ctx_->oracle->sm_count());
   }
 
   const PolicyContext* ctx_ = nullptr;

@@ -257,6 +257,26 @@ TEST(TemporalPolicy, RoundRobinOneRunAtATime) {
   EXPECT_EQ(d.dispatches[0].batch, std::min<int64_t>(5, s.oracle.choose_batch(0, p).batch));
 }
 
+TEST(TemporalPolicy, ChoosesTheShortestStableCycle) {
+  // T = 2 ms + 0.1 ms·b; SLOs 10 and 40 ms, 3000 and 1000 rps. At C = min SLO / 2 = 5 ms a cycle's
+  // arrivals (15 and 5) take 3.5 + 2.5 = 6 ms > 5 ms: the queues would grow without bound. The
+  // round 4 ms + 0.1 ms·(3C + C) fits 90% of C from C = 8 ms on; the first candidate past it,
+  // 5 ms·8^(8/31) = 8.55 ms (8^(7/31) gives 7.997 ms: 7.2 ms > 7.197 ms), carries 26 and 9. Model 0
+  // cannot meet its SLO at any such cycle (C + 2 ms > 10 ms - 0.1 ms·b): batch 1 raised to its 26
+  // arrivals; model 1's optimizer takes the smallest batch that carries a cycle's arrivals, 9 (the
+  // cost per request counts a cycle's arrivals, so a larger batch saves nothing).
+  Harness s("temporal", {{2e-3, 1e-4, 32}, {2e-3, 1e-4, 32}}, {spec(10, 3000), spec(40, 1000)});
+  EXPECT_EQ(only_batch(s.policy->decide(s.view(0, {100, 100}))), 26);
+  const Decision d = s.policy->decide(s.view(0.0046, {100, 100}));
+  ASSERT_EQ(d.dispatches.size(), 1u);
+  EXPECT_EQ(d.dispatches[0].model, 1);
+  EXPECT_EQ(d.dispatches[0].batch, 9);
+  // With the cycle fixed at 5 ms (the old default): model 0's batch carries 5 ms of arrivals, 15.
+  Harness fixed("temporal", {{2e-3, 1e-4, 32}, {2e-3, 1e-4, 32}}, {spec(10, 3000), spec(40, 1000)},
+                {{"cycle_ms", 5}});
+  EXPECT_EQ(only_batch(fixed.policy->decide(fixed.view(0, {100, 100}))), 15);
+}
+
 // --- Nexus ------------------------------------------------------------------------------------------
 
 TEST(NexusPolicy, BatchesFitTheDutyCycleInFixedOrder) {
