@@ -178,7 +178,7 @@ int64_t only_batch(const Decision& d) {
 }
 
 TEST(ClipperPolicy, AdditiveIncreaseMultiplicativeDecrease) {
-  Harness s("clipper", {{}}, {spec(40)});
+  Harness s("clipper", {{}}, {spec(40)}, {{"signal", "requests"}});
   EXPECT_EQ(s.started.sms, (std::vector<int>{132}));
   EXPECT_EQ(only_batch(s.policy->decide(s.view(0, {100}))), 1);
   for (int64_t b = 1; b < 12; ++b) s.policy->on_completion({0, b, 0, 0, 1e-3, 0});
@@ -195,8 +195,8 @@ TEST(ClipperPolicy, AdditiveIncreaseMultiplicativeDecrease) {
   EXPECT_TRUE(s.policy->decide(s.view(0, {100}, 0, {0})).dispatches.empty());
 }
 
-TEST(ClipperPolicy, BatchLatencySignalAndCap) {
-  Harness s("clipper", {{}}, {spec(40)}, {{"signal", "batch_latency"}, {"max_batch", 3}});
+TEST(ClipperPolicy, BatchLatencySignalIsTheDefaultAndCap) {
+  Harness s("clipper", {{}}, {spec(40)}, {{"max_batch", 3}});
   for (int k = 0; k < 10; ++k) s.policy->on_completion({0, 1, 0, 0, 1e-3, 5});  // late requests, fast batch
   EXPECT_EQ(only_batch(s.policy->decide(s.view(0, {100}))), 3);
   s.policy->on_completion({0, 3, 0, 0, 50e-3, 0});  // the batch itself took over the SLO
