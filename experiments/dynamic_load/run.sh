@@ -7,15 +7,17 @@ source "$(dirname "$0")/../common/lib.sh" "$@"
 config=$EXP_DIR/dynamic4.yaml
 if quick; then
   policies=(dstack gslice)
-  run "$DSTACK" run "$config" --policies dstack,gslice --duration 4 -o "$OUT/run"
+  run "$DSTACK" run "$config" --backend "$BACKEND" --policies dstack,gslice --duration 4 -o "$OUT/run"
 else
   policies=(dstack gslice triton clipper)
-  run "$DSTACK" run "$config" --policies dstack,gslice,triton,clipper -o "$OUT/run"
+  run "$DSTACK" run "$config" --backend "$BACKEND" --policies dstack,gslice,triton,clipper -o "$OUT/run"
 fi
 plot
 
+# The per-request and per-run files (tens of MB) and traces have been read into timeseries.csv.
+find "$OUT/run" \( -name requests.csv -o -name runs.csv -o -name trace.json \) -delete
 outputs=(dynamic_load.png timeseries.csv run/comparison.csv run/comparison.json run/config.json)
 for p in "${policies[@]}"; do
-  outputs+=("run/$p/metrics.csv" "run/$p/metrics.json" "run/$p/requests.csv" "run/$p/runs.csv" "run/$p/trace.json")
+  outputs+=("run/$p/metrics.csv" "run/$p/metrics.json")
 done
 finish "6. Behaviour under changing load: rates step up and down; allocations and SLO attainment over time." "${outputs[@]}"

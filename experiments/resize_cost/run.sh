@@ -6,6 +6,11 @@
 # default re-planning and with damped re-planning; gslice and triton (which never re-size) as
 # references. QUICK=1: 5 s of the workload, three of the six devices, no triton.
 source "$(dirname "$0")/../common/lib.sh" "$@"
+if [ "$BACKEND" = gpu ]; then
+  # Part (b) varies the re-size cost of simulated devices: a simulation by construction.
+  echo "resize_cost: part (b) is simulated whatever BACKEND says (it varies the simulated device's re-size cost)" >&2
+  BACKEND=sim
+fi
 
 devices=(h100_gc_held h100_mps_standby h100_gc_create h100_sweep_10ms h100_sweep_100ms h100_mps_restart)
 measured=$ROOT/results/gpu-check/h100-80gb-hbm3/earlier-6c6d513/bench_partitions.json
@@ -42,15 +47,16 @@ config() {  # variant device -> path of the config
 for variant in default damped; do
   for dev in "${devices[@]}"; do
     run "$DSTACK" run "$(config "$variant" "$dev")" "${duration[@]}" -o "$OUT/$variant/$dev" >/dev/null
-    outputs+=("$variant/$dev/comparison.csv" "$variant/$dev/dstack/metrics.json" "$variant/$dev/dstack/requests.csv"
-              "$variant/$dev/dstack/runs.csv")
+    outputs+=("$variant/$dev/comparison.csv" "$variant/$dev/dstack/metrics.json")
   done
 done
 refs=gslice,triton
 quick && refs=gslice
 run "$DSTACK" run "$(config reference h100_gc_create)" --policies "$refs" "${duration[@]}" -o "$OUT/reference" >/dev/null
 for p in ${refs//,/ }; do
-  outputs+=("reference/$p/metrics.json" "reference/$p/requests.csv" "reference/$p/runs.csv")
+  outputs+=("reference/$p/metrics.json")
 done
 plot
+# The per-request and per-run files (tens of MB) and traces have been read into resize_cost.csv.
+find "$OUT" \( -name requests.csv -o -name runs.csv -o -name trace.json \) -delete
 finish "7. The cost of re-sizing a partition (green contexts vs the MPS restart GSLICE needed)." "${outputs[@]}"
