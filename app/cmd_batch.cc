@@ -60,6 +60,7 @@ void register_batch(CLI::App& app) {
     problem.max_batch = a->max_batch;
     analysis::LatencyFn latency;
     std::string source;
+    std::string latencies = "predicted";  // or the profile's backend: simulated | measured
     if (a->profile.empty()) {
       problem.sms = d.granularity().partition_sizes;
       // The oracle the schedulers use: one prepared plan per batch, latencies cached.
@@ -72,7 +73,9 @@ void register_batch(CLI::App& app) {
     } else {
       std::map<std::pair<int64_t, int>, double> points;
       std::map<int, bool> sms;
-      for (const auto& r : analysis::read_profile(a->profile).models)
+      const analysis::Profile profile = analysis::read_profile(a->profile);
+      latencies = profile.provenance.value("backend", std::string("unknown (no sidecar JSON)"));
+      for (const auto& r : profile.models)
         if (r.point.model == a->model && r.point.precision == precision) {
           points[{r.point.batch, r.point.sms}] = r.point.latency_ms * 1e-3;
           sms[r.point.sms] = true;
@@ -102,7 +105,7 @@ void register_batch(CLI::App& app) {
                                   {"binding", analysis::binding_name(c.binding)},
                                   {"why", c.why},
                                   {"latency_from", source},
-                                  {"simulated", a->profile.empty()},
+                                  {"latencies", latencies},
                                   {"commit", commit_string()}}
                        .dump(2)
                 << "\n";
