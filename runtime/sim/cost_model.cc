@@ -96,6 +96,9 @@ double standalone_launch_time(const BlockWork& work, int64_t blocks, int warps, 
   return static_cast<double>(full) * (full > 0 ? phase(per_wave) : 0.0) + (tail > 0 ? phase(tail) : 0.0);
 }
 
+// The kernel file `dstack profile` writes (runtime/analysis/profile.h, KernelProfileRow).
+const std::vector<std::string> kProfileKernelHeader = {"model", "batch", "sms", "precision", "index", "kernel", "time_us"};
+
 MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw std::invalid_argument("kernel times " + file.string() + ": cannot be read");
@@ -103,6 +106,13 @@ MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file) {
   t.source = file.string();
   std::string line;
   std::vector<std::string> header;
+  // A profile's kernel rows, per (model, batch): the most SMs seen and that partition's node times.
+  struct Widest {
+    unsigned long long sms = 0;
+    std::map<int, double> node_s;
+  };
+  std::map<std::pair<std::string, int64_t>, Widest> profile;
+  std::string precision;
   int line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
@@ -113,9 +123,11 @@ MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file) {
       header = cells;
       const bool geometry = header == std::vector<std::string>{"kernel", "grid", "block", "time_us"};
       const bool plan = header == std::vector<std::string>{"model", "batch", "index", "launch", "time_us"};
-      if (!geometry && !plan)
-        throw std::invalid_argument(where + ": the header must be 'kernel,grid,block,time_us' or "
-                                            "'model,batch,index,launch,time_us'");
+      const bool profiled = header == kProfileKernelHeader;
+      if (!geometry && !plan && !profiled)
+        throw std::invalid_argument(where + ": the header must be 'kernel,grid,block,time_us', "
+                                            "'model,batch,index,launch,time_us' or a profile's "
+                                            "'model,batch,sms,precision,index,kernel,time_us'");
       continue;
     }
     if (cells.size() != header.size())
@@ -123,12 +135,23 @@ MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file) {
     const double seconds = parse_positive(cells.back(), where) * 1e-6;
     if (header.size() == 4) {
       t.by_geometry[{cells[0], parse_count(cells[1], where), parse_count(cells[2], where)}] = seconds;
-    } else {
+    } else if (header.size() == 5) {
       t.by_plan[{cells[0], static_cast<int64_t>(parse_count(cells[1], where)), parse_index(cells[2], where),
                  parse_index(cells[3], where)}] = seconds;
+    } else {
+      if (precision.empty()) precision = cells[3];
+      if (cells[3] != precision)
+        throw std::invalid_argument(fmt::format("{}: precision {} beside {}: calibrate from one precision's rows",
+                                                where, cells[3], precision));
+      Widest& w = profile[{cells[0], static_cast<int64_t>(parse_count(cells[1], where))}];
+      const unsigned long long sms = parse_count(cells[2], where);
+      if (sms > w.sms) w = Widest{sms, {}};
+      if (sms == w.sms) w.node_s[parse_index(cells[4], where)] = seconds;
     }
   }
   if (header.empty()) throw std::invalid_argument("kernel times " + file.string() + ": empty file");
+  for (const auto& [key, w] : profile)
+    for (const auto& [index, s] : w.node_s) t.by_node[{key.first, key.second, index, -1}] = s;
   return t;
 }
 
@@ -146,6 +169,8 @@ BlockWork CalibratedCostModel::block_work(const LaunchInfo& l, const DeviceSpec&
     measured = it->second;
   else if (auto jt = times_.by_geometry.find({g.kernel, g.grid.count(), g.block.count()}); jt != times_.by_geometry.end())
     measured = jt->second;
+  else if (auto nt = times_.by_node.find({l.plan->model, l.plan->batch, l.plan_index, -1}); nt != times_.by_node.end())
+    measured = nt->second * l.share;
   if (!measured) return w;
   const double predicted = standalone_launch_time(w, l.blocks, l.warps, l.blocks_per_sm, d.sm_count, d);
   if (predicted <= 0) return w;

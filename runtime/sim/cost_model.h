@@ -60,12 +60,18 @@ struct MeasuredKernelTimes {
   using PlanKey = std::tuple<std::string, int64_t, int, int>;  // model, batch, plan index, launch index
   std::map<GeometryKey, double> by_geometry;
   std::map<PlanKey, double> by_plan;
+  // A node's launches together (launch index -1), from a profile's kernel file: each launch takes
+  // its share of the node's work (LaunchInfo::share) of the time.
+  std::map<PlanKey, double> by_node;
   std::string source;  // where they came from, for the model's name
-  std::size_t size() const { return by_geometry.size() + by_plan.size(); }
+  std::size_t size() const { return by_geometry.size() + by_plan.size() + by_node.size(); }
 };
 
-// Reads "kernel,grid,block,time_us" (grid and block as total counts or "XxYxZ") or
-// "model,batch,index,launch,time_us". Throws std::invalid_argument naming the file and line.
+// Reads "kernel,grid,block,time_us" (grid and block as total counts or "XxYxZ"),
+// "model,batch,index,launch,time_us", or the kernel file of a profile (`dstack profile`:
+// "model,batch,sms,precision,index,kernel,time_us"), of which it keeps each (model, batch)'s rows on
+// the most SMs profiled (the whole GPU: the calibration's reference). Throws std::invalid_argument
+// naming the file and line, also for a profile holding several precisions.
 MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file);
 
 // A measured kernel's block work is the roofline's scaled so that the kernel alone on the whole GPU

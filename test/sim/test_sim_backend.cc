@@ -134,6 +134,35 @@ TEST(SimCalibration, MeasuredKernelTimesReplaceTheRoofline) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(SimCalibration, AProfilesKernelFileCalibratesFromItsWholeGpuRows) {
+  const auto dir = std::filesystem::temp_directory_path() / "dstack_test_calibration_profile";
+  std::filesystem::create_directories(dir);
+  models::Plan plan = models::lower(*graph("alexnet"), 1);
+  plan.model = "alexnet";
+  ASSERT_EQ(plan.kernels[0].launches.size(), 1u) << "the test takes node 0 to be one launch";
+  // The rows on 8 SMs are not the reference; the whole GPU's (132) are.
+  std::ofstream(dir / "p.kernels.csv") << "# backend: measured\nmodel,batch,sms,precision,index,kernel,time_us\n"
+                                       << "alexnet,1,8,fp32,0,k,900\nalexnet,1,132,fp32,0,k,123.5\n"
+                                       << "alexnet,4,132,fp32,0,k,400\n";
+  const MeasuredKernelTimes times = read_kernel_times_csv(dir / "p.kernels.csv");
+  EXPECT_EQ(times.by_node.size(), 2u);
+  const SimPlan sp = prepare_plan(plan, h100(), CalibratedCostModel(times));
+  auto one = std::make_shared<SimPlan>(sp);
+  one->kernels.resize(1);
+  const BatchSimulation s = simulate_plan(one, h100(), h100().sm_count, SimMode::fast, DispatchMode::graph);
+  const KernelTiming& kt = s.timing.kernels.at(0);
+  EXPECT_NEAR((kt.end_s - kt.start_s) * 1e6, 123.5, 1e-6);
+  std::ofstream(dir / "mixed.csv") << "model,batch,sms,precision,index,kernel,time_us\n"
+                                   << "alexnet,1,132,fp32,0,k,1\nalexnet,1,132,fp16,0,k,1\n";
+  try {
+    read_kernel_times_csv(dir / "mixed.csv");
+    ADD_FAILURE() << "two precisions were accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("precision fp16 beside fp32"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SimProfile, CsvRoundTripAndValidationSummary) {
   std::vector<ProfilePoint> pts = {{"resnet50", 1, 8, kernels::Precision::F32, 2.0},
                                    {"alexnet", 8, 132, kernels::Precision::F16, 1.0},
