@@ -27,6 +27,7 @@ struct RunArgs {
   double warmup = -1;                  // < 0: the config's
   std::optional<uint64_t> seed;
   double load = 1;
+  std::string kernel_times;
   std::string out;
   std::string mode = "fast";
 };
@@ -45,9 +46,11 @@ std::string cell(const std::optional<double>& v, const char* fmt_spec, double sc
 
 void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfig& c, const std::string& out) {
   const std::string load = c.load_factor != 1 ? fmt::format(", load x{}", c.load_factor) : "";
-  fmt::print("simulated: {} on {} ({} models, {} s, warm-up {} s, seed {}{}), {} mode; commit {}\n", c.name,
+  const std::string cost = e.provenance["cost_model"].get<std::string>();
+  fmt::print("simulated: {} on {} ({} models, {} s, warm-up {} s, seed {}{}), {} mode{}; commit {}\n", c.name,
              e.provenance["device"].get<std::string>(), c.models.size(), c.duration_s, c.warmup_s, c.seed, load,
-             e.provenance["sim_mode"].get<std::string>(), e.provenance["commit"].get<std::string>());
+             e.provenance["sim_mode"].get<std::string>(), cost == "roofline" ? "" : ", cost model " + cost,
+             e.provenance["commit"].get<std::string>());
   const serve::PolicyOutcome* temporal = nullptr;
   for (const auto& p : e.policies)
     if (p.policy == "temporal") temporal = &p;
@@ -82,6 +85,9 @@ void register_run(CLI::App& app) {
   cmd->add_option("--warmup", a->warmup, "Override the config's warm-up, seconds (excluded from the metrics)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--load", a->load, "Multiply every model's offered load (rates, rate changes, trace speed) by this");
+  cmd->add_option("--kernel-times", a->kernel_times,
+                  "Measured kernel times calibrating the simulator and the policies' predictions (e.g. a measured "
+                  "profile's P.kernels.csv; kernels without a measurement keep the roofline)");
   cmd->add_option("--seed", a->seed, "Override the config's seed (arrivals and every random draw)");
   cmd->add_option("-o,--out", a->out, "Output folder (default: out/<experiment name>)");
   cmd->add_option("--mode", a->mode, "Simulator granularity: fast or block")->default_str("fast");
@@ -117,6 +123,7 @@ void register_run(CLI::App& app) {
     serve::RunOptions o;
     o.out_dir = out;
     o.mode = sim::parse_sim_mode(a->mode);
+    if (!a->kernel_times.empty()) o.cost = make_cost_model(a->kernel_times);
     o.commit = commit_string();
     o.load_graph = [](const std::string& spec) {
       return std::shared_ptr<const models::Graph>(&shape_graph(spec), [](const models::Graph*) {});

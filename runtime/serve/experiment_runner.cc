@@ -64,7 +64,9 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
     names.push_back(m.name);
     arrivals.push_back(generate_arrivals(m.workload, c.duration_s, model_seed(c.seed, m.name)));
   }
-  const sched::ParallelismOracle oracle(device, graphs, names, c.precision);
+  const std::shared_ptr<const sim::CostModel> cost =
+      o.cost ? o.cost : std::make_shared<const sim::RooflineCostModel>();
+  const sched::ParallelismOracle oracle(device, graphs, names, c.precision, cost);
   sched::PolicyContext ctx;
   ctx.oracle = &oracle;
   ctx.precision = c.precision;
@@ -85,6 +87,7 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
                     {"device", device.name},
                     {"device_file", device.file},
                     {"sim_mode", sim::sim_mode_name(o.mode)},
+                    {"cost_model", cost->name()},
                     {"commit", o.commit},
                     {"config", c.file.string()},
                     {"experiment", c.name},
@@ -92,7 +95,7 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
   for (std::size_t k = 0; k < c.policies.size(); ++k) {
     const std::string& name = c.policies[k];
     if (o.on_policy) o.on_policy(name, k, c.policies.size());
-    sim::SimBackend backend(device, o.mode);
+    sim::SimBackend backend(device, o.mode, cost);
     for (std::size_t i = 0; i < graphs.size(); ++i) backend.add_model(names[i], graphs[i]);
     ctx.options = c.policy_options.contains(name) ? c.policy_options[name] : nlohmann::json::object();
     auto policy = sched::make_policy(name);

@@ -14,6 +14,7 @@
 #include "models/graph.h"
 #include "runtime/serve/experiment_config.h"
 #include "runtime/serve/metrics.h"
+#include "runtime/sim/cost_model.h"
 #include "runtime/sim/engine.h"
 
 namespace dstack::serve {
@@ -21,6 +22,9 @@ namespace dstack::serve {
 struct RunOptions {
   std::filesystem::path out_dir;
   sim::SimMode mode = sim::SimMode::fast;
+  // The simulator's and the policies' cost model (null: the roofline), e.g. calibrated by measured
+  // kernel times: the GPU and the schedulers' predictions then agree on what a kernel costs.
+  std::shared_ptr<const sim::CostModel> cost;
   std::string commit;
   // A shape-only graph for a config's `model` (a zoo name or an .onnx path).
   std::function<std::shared_ptr<const models::Graph>(const std::string&)> load_graph;
