@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <vector>
 
@@ -155,6 +156,25 @@ MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file) {
   return t;
 }
 
+CalibratedCostModel::CalibratedCostModel(MeasuredKernelTimes times) : times_(std::move(times)) {
+  for (const auto& [key, seconds] : times_.by_node)
+    node_batches_[{std::get<0>(key), std::get<2>(key)}][std::get<1>(key)] = seconds;
+}
+
+std::optional<double> CalibratedCostModel::node_time(const std::string& model, int64_t batch, int index) const {
+  const auto it = node_batches_.find({model, index});
+  if (it == node_batches_.end()) return std::nullopt;
+  const std::map<int64_t, double>& by_batch = it->second;
+  const auto above = by_batch.lower_bound(batch);
+  if (above != by_batch.end() && above->first == batch) return above->second;
+  if (above == by_batch.begin()) return above->second;  // below the smallest measured batch
+  const auto below = std::prev(above);
+  if (above == by_batch.end())  // above the largest: proportional to the batch
+    return below->second * static_cast<double>(batch) / static_cast<double>(below->first);
+  const double f = static_cast<double>(batch - below->first) / static_cast<double>(above->first - below->first);
+  return below->second + f * (above->second - below->second);
+}
+
 std::string CalibratedCostModel::name() const {
   return fmt::format("calibrated from {} ({} kernels measured; roofline for the rest)",
                      times_.source.empty() ? "measured times" : times_.source, times_.size());
@@ -169,8 +189,8 @@ BlockWork CalibratedCostModel::block_work(const LaunchInfo& l, const DeviceSpec&
     measured = it->second;
   else if (auto jt = times_.by_geometry.find({g.kernel, g.grid.count(), g.block.count()}); jt != times_.by_geometry.end())
     measured = jt->second;
-  else if (auto nt = times_.by_node.find({l.plan->model, l.plan->batch, l.plan_index, -1}); nt != times_.by_node.end())
-    measured = nt->second * l.share;
+  else if (auto node = node_time(l.plan->model, l.plan->batch, l.plan_index))
+    measured = *node * l.share;
   if (!measured) return w;
   const double predicted = standalone_launch_time(w, l.blocks, l.warps, l.blocks_per_sm, d.sm_count, d);
   if (predicted <= 0) return w;

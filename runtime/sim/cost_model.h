@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -75,15 +76,22 @@ struct MeasuredKernelTimes {
 MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file);
 
 // A measured kernel's block work is the roofline's scaled so that the kernel alone on the whole GPU
-// takes the measured time; kernels without a measurement keep the roofline.
+// takes the measured time; kernels without a measurement keep the roofline. A profile's node
+// measured at other batches of the same model stands in for an unmeasured batch: its time
+// interpolated linearly between the nearest measured batches, proportional to the batch above the
+// largest, and the smallest's below it (a profile at 1, 2, 4, ..., 64 calibrates every batch).
 class CalibratedCostModel final : public CostModel {
  public:
-  explicit CalibratedCostModel(MeasuredKernelTimes times) : times_(std::move(times)) {}
+  explicit CalibratedCostModel(MeasuredKernelTimes times);
   std::string name() const override;
   BlockWork block_work(const LaunchInfo& launch, const DeviceSpec& device) const override;
 
  private:
+  std::optional<double> node_time(const std::string& model, int64_t batch, int index) const;
+
   MeasuredKernelTimes times_;
+  // by_node again, by (model, node index): batch -> seconds.
+  std::map<std::pair<std::string, int>, std::map<int64_t, double>> node_batches_;
   RooflineCostModel roofline_;
 };
 

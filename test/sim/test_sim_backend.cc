@@ -152,6 +152,18 @@ TEST(SimCalibration, AProfilesKernelFileCalibratesFromItsWholeGpuRows) {
   const BatchSimulation s = simulate_plan(one, h100(), h100().sm_count, SimMode::fast, DispatchMode::graph);
   const KernelTiming& kt = s.timing.kernels.at(0);
   EXPECT_NEAR((kt.end_s - kt.start_s) * 1e6, 123.5, 1e-6);
+  // Unmeasured batches: linear between batches 1 and 4 (2: 123.5 + (400 - 123.5) / 3), proportional
+  // above the largest (8: 2 x 400).
+  const CalibratedCostModel model(times);
+  for (const auto& [batch, want_us] : std::vector<std::pair<int64_t, double>>{{2, 215.6667}, {8, 800}}) {
+    models::Plan p = models::lower(*graph("alexnet"), batch);
+    p.model = "alexnet";
+    ASSERT_EQ(p.kernels[0].launches.size(), 1u);
+    auto first = std::make_shared<SimPlan>(prepare_plan(p, h100(), model));
+    first->kernels.resize(1);
+    const BatchSimulation b = simulate_plan(first, h100(), h100().sm_count, SimMode::fast, DispatchMode::graph);
+    EXPECT_NEAR((b.timing.kernels.at(0).end_s - b.timing.kernels.at(0).start_s) * 1e6, want_us, 1e-3) << "batch " << batch;
+  }
   std::ofstream(dir / "mixed.csv") << "model,batch,sms,precision,index,kernel,time_us\n"
                                    << "alexnet,1,132,fp32,0,k,1\nalexnet,1,132,fp16,0,k,1\n";
   try {
