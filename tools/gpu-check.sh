@@ -77,6 +77,10 @@ if [ "$failed" = 0 ]; then
     step validate optional bash -c "'$build/app/dstack' sim validate --profile '$out/profile.csv' > '$out/sim_validate.txt' \
       && tail -3 '$out/sim_validate.txt'"
   fi
+  # Every zoo model's kernels on the whole GPU at batches 1, 2, 4, ..., 64: what calibrates the
+  # simulator for serving experiments (make figures KERNEL_TIMES=.../calibration.kernels.csv).
+  step calibration optional timeout 240 "$build/app/dstack" profile all --backend gpu --sms 132 \
+    --batches 1,2,4,8,16,32,64 --repeats 3 --kernel-repeats 1 -o "$out/calibration.csv"
   # PyTorch eager on the same models, where this machine's Python has torch and torchvision.
   torch_py=${DSTACK_TORCH_PYTHON:-python3}
   if "$torch_py" -c 'import torch, torchvision' >/dev/null 2>&1; then

@@ -24,7 +24,7 @@ for mix in "${mixes[@]}"; do
 done
 for job in "${jobs[@]}"; do
   read -r mix load dir <<<"$job"
-  run "$DSTACK" run "$EXP_DIR/$mix.yaml" --backend "$BACKEND" --load "$load" "${window[@]}" -o "$OUT/$dir" \
+  dstack_run "$EXP_DIR/$mix.yaml" --load "$load" "${window[@]}" -o "$OUT/$dir" \
     >"$OUT/${dir//\//_}.log" 2>&1 &
   while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
 done

@@ -39,7 +39,9 @@ def run_provenance(out):
         commit = build["commit"] + ("+dirty" if build.get("dirty") else "")
     backend = os.environ.get("BACKEND", "sim")
     device = os.environ.get("DEVICE", "h100_sxm")
-    what = f"simulated {device} (roofline cost model)" if backend == "sim" else "measured on the GPU"
+    calibration = os.environ.get("KERNEL_TIMES")
+    cost = f"calibrated by {os.path.basename(calibration)}" if calibration else "roofline cost model"
+    what = f"simulated {device} ({cost})" if backend == "sim" else "measured on the GPU"
     quick = " | QUICK mode (reduced sizes)" if os.environ.get("QUICK") == "1" else ""
     return f"{what} | dstack {commit}{quick}"
 

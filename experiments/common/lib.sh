@@ -7,7 +7,9 @@
 #   finish "paper item" file...                        # writes $OUT/provenance.json
 # Environment: DSTACK (the binary; default build/app/dstack), PYTHON (with matplotlib; default
 # /usr/bin/python3, Debian's, which `make setup` gives matplotlib), QUICK=1 (small sizes, for CI),
-# BACKEND=sim|gpu (default sim: the simulated H100; gpu measures where a command supports it).
+# BACKEND=sim|gpu (default sim: the simulated H100; gpu measures where a command supports it),
+# KERNEL_TIMES=FILE (measured kernel times, e.g. gpu-check's calibration.kernels.csv: the serving
+# experiments' simulated GPU and policies are calibrated by them; default the roofline).
 set -euo pipefail
 EXP_DIR=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
 EXP_NAME=$(basename "$EXP_DIR")
@@ -17,7 +19,8 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 QUICK=${QUICK:-0}
 BACKEND=${BACKEND:-sim}
 DEVICE=${DEVICE:-h100_sxm}
-export DSTACK PYTHON QUICK BACKEND DEVICE
+KERNEL_TIMES=${KERNEL_TIMES:-}
+export DSTACK PYTHON QUICK BACKEND DEVICE KERNEL_TIMES
 OUT=${1:?"usage: $0 OUT_DIR   (env: DSTACK, PYTHON, QUICK=1, BACKEND=sim|gpu)"}
 
 if [ ! -x "$DSTACK" ]; then
@@ -26,6 +29,10 @@ if [ ! -x "$DSTACK" ]; then
 fi
 if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
   echo "$EXP_NAME: $PYTHON cannot import matplotlib: run 'make setup' (Debian's python3-matplotlib), or set PYTHON" >&2
+  exit 1
+fi
+if [ -n "$KERNEL_TIMES" ] && [ ! -f "$KERNEL_TIMES" ]; then
+  echo "$EXP_NAME: KERNEL_TIMES=$KERNEL_TIMES: no such file (a measured profile's P.kernels.csv)" >&2
   exit 1
 fi
 case "$BACKEND" in sim|gpu) ;; *) echo "$EXP_NAME: BACKEND=$BACKEND: use sim or gpu" >&2; exit 1 ;; esac
@@ -40,6 +47,12 @@ run() {
   "$@"
 }
 plot() { run "$PYTHON" "$EXP_DIR/plot.py" "$OUT"; }
+# dstack_run CONFIG ARGS...: `dstack run` on $BACKEND, calibrated by $KERNEL_TIMES when set.
+dstack_run() {
+  local calibration=()
+  [ -n "$KERNEL_TIMES" ] && calibration=(--kernel-times "$KERNEL_TIMES")
+  run "$DSTACK" run "$@" --backend "$BACKEND" "${calibration[@]}"
+}
 # profile MODELS BATCHES [ARGS...]: $OUT/profile.csv and profile.json, simulated on $DEVICE, or
 # measured when BACKEND=gpu (CUDA graphs in green-context partitions, median of 5; a batch slower
 # than 300 ms on a partition stops that partition's sweep). The per-kernel CSV is large and no
@@ -60,6 +73,6 @@ profile() {
 finish() {
   local item=$1; shift
   "$PYTHON" "$ROOT/experiments/common/provenance.py" --out "$OUT" --experiment "$EXP_NAME" --paper-item "$item" \
-    --dstack "$DSTACK" --backend "$BACKEND" --device "$DEVICE" --quick "$QUICK" \
+    --dstack "$DSTACK" --backend "$BACKEND" --device "$DEVICE" --quick "$QUICK" --kernel-times "$KERNEL_TIMES" \
     --seconds $(( $(date +%s) - EXP_START )) "$@"
 }

@@ -19,6 +19,7 @@ def main():
     p.add_argument("--device", required=True)
     p.add_argument("--quick", required=True)
     p.add_argument("--seconds", type=int, required=True)
+    p.add_argument("--kernel-times", default="", help="the measured kernel times calibrating the cost model, if any")
     p.add_argument("outputs", nargs="+", help="files the experiment produced, relative to --out")
     a = p.parse_args()
 
@@ -35,7 +36,7 @@ def main():
         "backend": a.backend,
         "simulated": a.backend == "sim",
         "device": a.device if a.backend == "sim" else (info.get("gpu", {}).get("devices") or [{}])[0].get("name", "?"),
-        "cost_model": "roofline" if a.backend == "sim" else None,
+        "cost_model": (f"calibrated from {a.kernel_times}" if a.kernel_times else "roofline") if a.backend == "sim" else None,
         "commit": build["commit"] + ("+dirty" if build.get("dirty") else ""),
         "dstack_version": build["version"],
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -16,7 +16,7 @@ for mix in "${mixes[@]}"; do
   for load in "${loads[@]}"; do
     for seed in "${seeds[@]}"; do
       dir=runs/${mix}_x${load}_s${seed}
-      run "$DSTACK" run "$EXP_DIR/../baselines/$mix.yaml" --backend "$BACKEND" --policies dstack,ideal --load "$load" \
+      dstack_run "$EXP_DIR/../baselines/$mix.yaml" --policies dstack,ideal --load "$load" \
         --seed "$seed" "${window[@]}" -o "$OUT/$dir" >"$OUT/${dir//\//_}.log" 2>&1 &
       dirs+=("$dir")
       while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done

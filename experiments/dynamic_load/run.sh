@@ -7,10 +7,10 @@ source "$(dirname "$0")/../common/lib.sh" "$@"
 config=$EXP_DIR/dynamic4.yaml
 if quick; then
   policies=(dstack gslice)
-  run "$DSTACK" run "$config" --backend "$BACKEND" --policies dstack,gslice --duration 4 -o "$OUT/run"
+  dstack_run "$config" --policies dstack,gslice --duration 4 -o "$OUT/run"
 else
   policies=(dstack gslice triton clipper)
-  run "$DSTACK" run "$config" --backend "$BACKEND" --policies dstack,gslice,triton,clipper -o "$OUT/run"
+  dstack_run "$config" --policies dstack,gslice,triton,clipper -o "$OUT/run"
 fi
 plot
 

@@ -46,13 +46,13 @@ config() {  # variant device -> path of the config
 }
 for variant in default damped; do
   for dev in "${devices[@]}"; do
-    run "$DSTACK" run "$(config "$variant" "$dev")" "${duration[@]}" -o "$OUT/$variant/$dev" >/dev/null
+    dstack_run "$(config "$variant" "$dev")" "${duration[@]}" -o "$OUT/$variant/$dev" >/dev/null
     outputs+=("$variant/$dev/comparison.csv" "$variant/$dev/dstack/metrics.json")
   done
 done
 refs=gslice,triton
 quick && refs=gslice
-run "$DSTACK" run "$(config reference h100_gc_create)" --policies "$refs" "${duration[@]}" -o "$OUT/reference" >/dev/null
+dstack_run "$(config reference h100_gc_create)" --policies "$refs" "${duration[@]}" -o "$OUT/reference" >/dev/null
 for p in ${refs//,/ }; do
   outputs+=("reference/$p/metrics.json")
 done
