@@ -15,6 +15,7 @@
 #include "models/plan.h"
 #include "runtime/analysis/parallelism_model.h"
 #include "runtime/analysis/profile.h"
+#include "runtime/core/median.h"
 
 namespace dstack::app {
 namespace {
@@ -166,10 +167,6 @@ void register_knee(CLI::App& app) {
         knee_errors.push_back(std::abs(r.knee - *r.profiled_knee));
         curve_errors.push_back(r.curve_error);
       }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-    };
     const std::string source = a->simulate ? "simulated now (fast mode)" : a->profile.empty() ? "" : a->profile;
     const bool single = rows.size() == 1;
     if (a->json) {

@@ -10,6 +10,8 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "runtime/core/median.h"
+
 namespace dstack::sim {
 namespace {
 
@@ -96,13 +98,11 @@ ValidationReport validate_profile(const std::vector<ProfilePoint>& points,
     r.rows.push_back(row);
   }
   if (errors.empty()) return r;
-  std::sort(errors.begin(), errors.end());
-  const std::size_t n = errors.size();
-  r.median_relative_error = n % 2 ? errors[n / 2] : 0.5 * (errors[n / 2 - 1] + errors[n / 2]);
-  r.max_relative_error = errors.back();
+  r.median_relative_error = median(errors);
+  r.max_relative_error = *std::max_element(errors.begin(), errors.end());
   double sum = 0;
   for (double e : errors) sum += e;
-  r.mean_relative_error = sum / static_cast<double>(n);
+  r.mean_relative_error = sum / static_cast<double>(errors.size());
   return r;
 }
 

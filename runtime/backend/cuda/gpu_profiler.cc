@@ -12,15 +12,10 @@
 #include "runtime/backend/cuda/partition_pool.h"
 #include "runtime/backend/cuda/resources.h"
 #include "runtime/backend/gpu_info.h"
+#include "runtime/core/median.h"
 
 namespace dstack::cuda {
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 std::vector<models::Tensor> zero_inputs(const models::Graph& graph, int64_t batch) {
   std::vector<models::Tensor> inputs;
