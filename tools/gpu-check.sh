@@ -29,12 +29,29 @@ else
   commit=unknown
 fi
 out="$root/results/gpu-check/$slug"
-rm -rf "$out"; mkdir -p "$out"
+# GPU_CHECK_ONLY="a b" runs only those steps (configure and build always run, and the folder is kept:
+# a second call on a warm machine adds its steps to the first one's); GPU_CHECK_SKIP="a b" leaves
+# steps out. Steps: info ctest bench profile knee validate calibration torch memcheck racecheck.
+only=${GPU_CHECK_ONLY:-} skip_list=${GPU_CHECK_SKIP:-}
+if [ -z "$only" ]; then rm -rf "$out"; fi
+mkdir -p "$out"
+# A partial run's summaries are named after its steps, beside the full run's.
+summary=summary
+[ -n "$only" ] && summary="summary.only-$(echo $only | tr ' ' '-')"
 
 declare -a step_names step_status step_secs
 failed=0
+wanted() {  # wanted NAME: the step is asked for
+  case " configure build " in *" $1 "*) return 0 ;; esac
+  if [ -n "$only" ] && [[ " $only " != *" $1 "* ]]; then return 1; fi
+  [[ " $skip_list " != *" $1 "* ]]
+}
 step() {  # step NAME required|optional CMD...
   local name=$1 need=$2; shift 2
+  if ! wanted "$name"; then
+    step_names+=("$name"); step_status+=("not asked for (GPU_CHECK_ONLY/SKIP)"); step_secs+=(0)
+    return 0
+  fi
   local t0=$SECONDS status
   echo "== gpu-check: $name"
   if "$@" >"$out/$name.log" 2>&1; then status=ok; else
@@ -127,7 +144,7 @@ skipped=${skipped:-0}
   done
   echo "  }"
   echo "}"
-} >"$out/summary.json"
+} >"$out/$summary.json"
 # The performance tables (from the JSON, not the logs), then the step table last.
 if command -v python3 >/dev/null 2>&1; then
   python3 tools/gpu_check_summary.py "$out" | tee "$out/performance.txt"
@@ -140,5 +157,5 @@ fi
   echo "ctest: $passed ($skipped skipped)"
   echo "logs: results/gpu-check/$slug/"
   [ "$failed" = 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
-} | tee "$out/summary.txt"
+} | tee "$out/$summary.txt"
 exit $failed
