@@ -6,6 +6,7 @@
 #include <memory>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/occupancy.h"
@@ -106,6 +107,16 @@ inline ContendedPlans contended_plans(const DeviceSpec& d) {
   const SimKernel light = make_kernel(d, KernelShape{.blocks = 700, .threads = 128, .flops_per_block = 1e6,
                                                      .bytes_per_block = 1e4});
   return {make_plan({cmp, mem, light, mem, cmp}), make_plan({light, cmp, mem, light})};
+}
+
+// Starts them on `e`: plan a as a graph at 0 on SMs 0-63, plan b per kernel 37 us later on SMs
+// 64-127, so they slow each other mid-kernel. Returns the two pools.
+inline std::pair<int, int> start_contended(Engine& e, const ContendedPlans& p, bool record) {
+  const int a = e.add_pool(sm_range(0, 64));
+  const int b = e.add_pool(sm_range(64, 64));
+  e.start_run(p.a, a, DispatchMode::graph, 0.0, record);
+  e.start_run(p.b, b, DispatchMode::per_kernel, 37e-6, record);
+  return {a, b};
 }
 
 }  // namespace dstack::sim::test

@@ -192,16 +192,14 @@ TEST_P(BothModes, GraphDispatchHasLessLaunchOverhead) {
 // within 1e-9 relative.
 TEST(SimEngine, ReplayMatchesEventsKernelByKernel) {
   const auto& d = h100();
-  const auto [pa, pb] = test::contended_plans(d);
+  const test::ContendedPlans plans = test::contended_plans(d);
+  const auto& [pa, pb] = plans;
   // Recorded runs fall back to events when slowed (their kernels' times are kept); unrecorded ones
   // are slowed in replay.
   auto once = [&](bool replay, bool record, uint64_t* replayed, uint64_t* materialized, uint64_t* throttled) {
     Engine e(d, SimMode::fast);
     e.set_replay(replay);
-    const int a = e.add_pool(sm_range(0, 64));
-    const int b = e.add_pool(sm_range(64, 64));
-    e.start_run(pa, a, DispatchMode::graph, 0.0, record);
-    e.start_run(pb, b, DispatchMode::per_kernel, 37e-6, record);
+    const auto [a, b] = test::start_contended(e, plans, record);
     std::map<int, RunTiming> out;
     bool joined = false;
     while (auto id = e.run_until()) {

@@ -121,13 +121,11 @@ struct Sampled {
 };
 Sampled contended(bool replay, bool record) {
   const auto& d = h100();
-  const auto [pa, pb] = test::contended_plans(d);
+  const test::ContendedPlans plans = test::contended_plans(d);
+  const auto& [pa, pb] = plans;
   Engine e(d, SimMode::fast);
   e.set_replay(replay);
-  const int a = e.add_pool(sm_range(0, 64));
-  const int b = e.add_pool(sm_range(64, 64));
-  e.start_run(pa, a, DispatchMode::graph, 0.0, record);
-  e.start_run(pb, b, DispatchMode::per_kernel, 37e-6, record);
+  const auto [a, b] = test::start_contended(e, plans, record);
   Sampled s;
   bool joined = false;
   double next_sample = 20e-6;
