@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Paper item 7: the cost of re-sizing a partition. (a) the costs measured on an H100 (copied from
 # results/gpu-check/, when that file is in the checkout); (b) the dynamic_load workload under D-STACK
-# on simulated H100s that differ only in the re-size cost (devices/: green contexts held, GSLICE's MPS
+# on simulated H100s that differ only in the re-size cost (variants.csv: green contexts held, GSLICE's MPS
 # standby hand-over, green contexts created, two sweep points, a cold MPS restart), with D-STACK's
 # default re-planning and with damped re-planning; gslice and triton (which never re-size) as
 # references. QUICK=1: 5 s of the workload, three of the six devices, no triton.
@@ -19,10 +19,13 @@ if quick; then
   duration=(--duration 5)
   devices=(h100_gc_create h100_sweep_100ms h100_mps_restart)
 fi
-export DSTACK_DEVICES_DIR=$EXP_DIR/devices
-echo "export DSTACK_DEVICES_DIR=experiments/resize_cost/devices" >>"$OUT/commands.txt"
+# The simulated H100s: devices/h100_sxm.json with each variant's re-size cost (variants.csv).
+run "$PYTHON" "$EXP_DIR/make_devices.py" "$ROOT/devices/h100_sxm.json" "$EXP_DIR/variants.csv" "$OUT/devices"
+export DSTACK_DEVICES_DIR=$OUT/devices
+echo "export DSTACK_DEVICES_DIR=$OUT/devices" | sed "s|$ROOT/||g" >>"$OUT/commands.txt"
 
 outputs=(resize_cost.png resize_cost.csv)
+for dev in "${devices[@]}"; do outputs+=("devices/$dev.json"); done
 if [ -f "$measured" ]; then
   mkdir -p "$OUT/measured"
   run cp "$measured" "$OUT/measured/bench_partitions.json"
