@@ -12,29 +12,15 @@ if quick; then
   mixes=(mix2 mix4) loads=(1) window=(--duration 0.6 --warmup 0.2)
 fi
 
-# Two runs at a time (one per core); each run's table goes to its own log.
 outputs=()
-jobs=()
 for mix in "${mixes[@]}"; do
   for load in "${loads[@]}"; do
     dir=runs/${mix}_x${load}
-    jobs+=("$mix $load $dir")
+    run_into "$dir" "$EXP_DIR/$mix.yaml" --load "$load" "${window[@]}"
     outputs+=("$dir/comparison.csv" "$dir/comparison.json" "$dir/config.json")
   done
 done
-for job in "${jobs[@]}"; do
-  read -r mix load dir <<<"$job"
-  dstack_run "$EXP_DIR/$mix.yaml" --load "$load" "${window[@]}" -o "$OUT/$dir" \
-    >"$OUT/${dir//\//_}.log" 2>&1 &
-  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
-done
-wait_all() { local rc=0; for p in $(jobs -rp); do wait "$p" || rc=1; done; return $rc; }
-wait_all || true   # each run is checked below, with its log
-for job in "${jobs[@]}"; do
-  read -r mix load dir <<<"$job"
-  [ -f "$OUT/$dir/comparison.csv" ] || { cat "$OUT/${dir//\//_}.log" >&2; echo "baselines: $mix at load $load failed" >&2; exit 1; }
-done
-rm -f "$OUT"/runs_*.log
+wait_runs
 
 # The schedule D-STACK chose on the four-model mix at load 1, drawn from its trace; the per-request
 # and per-run files are large and the figure reads the per-policy metrics only.

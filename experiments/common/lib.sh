@@ -47,6 +47,29 @@ run() {
   "$@"
 }
 plot() { run "$PYTHON" "$EXP_DIR/plot.py" "$OUT"; }
+# run_into DIR CONFIG ARGS...: dstack_run CONFIG ARGS... -o $OUT/DIR in the background, two at a time
+# (one per core), its output in a log; wait_runs waits for them all and fails on the first run that
+# wrote no comparison, showing its log.
+RUN_DIRS=()
+run_into() {
+  local dir=$1
+  shift
+  RUN_DIRS+=("$dir")
+  dstack_run "$@" -o "$OUT/$dir" >"$OUT/${dir//\//_}.log" 2>&1 &
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
+}
+wait_runs() {
+  local p dir
+  for p in $(jobs -rp); do wait "$p" || true; done  # each run is checked below, with its log
+  for dir in "${RUN_DIRS[@]}"; do
+    if [ ! -f "$OUT/$dir/comparison.csv" ]; then
+      cat "$OUT/${dir//\//_}.log" >&2
+      echo "$EXP_NAME: the run into $dir failed" >&2
+      exit 1
+    fi
+  done
+  for dir in "${RUN_DIRS[@]}"; do rm -f "$OUT/${dir//\//_}.log"; done
+}
 # dstack_run CONFIG ARGS...: `dstack run` on $BACKEND, calibrated by $KERNEL_TIMES when set.
 dstack_run() {
   local calibration=()

@@ -11,28 +11,18 @@ if quick; then
   mixes=(mix2 mix4) loads=(1) seeds=(1) window=(--duration 0.6 --warmup 0.2)
 fi
 
-outputs=() dirs=()
+outputs=()
 for mix in "${mixes[@]}"; do
   for load in "${loads[@]}"; do
     for seed in "${seeds[@]}"; do
       dir=runs/${mix}_x${load}_s${seed}
-      dstack_run "$EXP_DIR/../baselines/$mix.yaml" --policies dstack,ideal --load "$load" \
-        --seed "$seed" "${window[@]}" -o "$OUT/$dir" >"$OUT/${dir//\//_}.log" 2>&1 &
-      dirs+=("$dir")
-      while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
+      run_into "$dir" "$EXP_DIR/../baselines/$mix.yaml" --policies dstack,ideal --load "$load" --seed "$seed" \
+        "${window[@]}"
+      outputs+=("$dir/comparison.csv" "$dir/config.json")
     done
   done
 done
-for p in $(jobs -rp); do wait "$p" || true; done
-for dir in "${dirs[@]}"; do
-  if [ ! -f "$OUT/$dir/comparison.csv" ]; then
-    cat "$OUT/${dir//\//_}.log" >&2
-    echo "dstack_vs_ideal: the run into $dir failed" >&2
-    exit 1
-  fi
-  outputs+=("$dir/comparison.csv" "$dir/config.json")
-done
-rm -f "$OUT"/runs_*.log
+wait_runs
 # The per-request, per-run and trace files are large; the figure reads the comparison only.
 find "$OUT/runs" \( -name requests.csv -o -name runs.csv -o -name trace.json \) -delete
 
