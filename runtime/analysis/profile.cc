@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "models/plan.h"
+#include "runtime/sim/cost_model.h"
 #include "runtime/sim/simulate.h"
 
 namespace dstack::analysis {
@@ -57,7 +58,7 @@ void write_profile(const Profile& profile, const fs::path& csv) {
   }
   {
     std::ofstream out = open_for_writing(profile_kernels_file(csv));
-    out << comment_lines(profile.provenance) << "model,batch,sms,precision,index,kernel,time_us\n";
+    out << comment_lines(profile.provenance) << sim::kProfileKernelColumns << "\n";
     for (const auto& k : profile.kernels)
       out << fmt::format("{},{},{},{},{},{},{:.4f}\n", k.model, k.batch, k.sms, kernels::precision_name(k.precision),
                          k.index, k.kernel, k.time_us);

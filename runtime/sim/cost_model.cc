@@ -97,9 +97,6 @@ double standalone_launch_time(const BlockWork& work, int64_t blocks, int warps, 
   return static_cast<double>(full) * (full > 0 ? phase(per_wave) : 0.0) + (tail > 0 ? phase(tail) : 0.0);
 }
 
-// The kernel file `dstack profile` writes (runtime/analysis/profile.h, KernelProfileRow).
-const std::vector<std::string> kProfileKernelHeader = {"model", "batch", "sms", "precision", "index", "kernel", "time_us"};
-
 MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw std::invalid_argument("kernel times " + file.string() + ": cannot be read");
@@ -124,11 +121,11 @@ MeasuredKernelTimes read_kernel_times_csv(const std::filesystem::path& file) {
       header = cells;
       const bool geometry = header == std::vector<std::string>{"kernel", "grid", "block", "time_us"};
       const bool plan = header == std::vector<std::string>{"model", "batch", "index", "launch", "time_us"};
-      const bool profiled = header == kProfileKernelHeader;
+      const bool profiled = header == split_csv_line(kProfileKernelColumns);
       if (!geometry && !plan && !profiled)
         throw std::invalid_argument(where + ": the header must be 'kernel,grid,block,time_us', "
-                                            "'model,batch,index,launch,time_us' or a profile's "
-                                            "'model,batch,sms,precision,index,kernel,time_us'");
+                                            "'model,batch,index,launch,time_us' or a profile's '" +
+                                    kProfileKernelColumns + "'");
       continue;
     }
     if (cells.size() != header.size())

@@ -68,6 +68,10 @@ struct MeasuredKernelTimes {
   std::size_t size() const { return by_geometry.size() + by_plan.size() + by_node.size(); }
 };
 
+// The columns of the kernel file `dstack profile` writes (runtime/analysis/profile.cc writes them,
+// read_kernel_times_csv reads them).
+inline constexpr const char* kProfileKernelColumns = "model,batch,sms,precision,index,kernel,time_us";
+
 // Reads "kernel,grid,block,time_us" (grid and block as total counts or "XxYxZ"),
 // "model,batch,index,launch,time_us", or the kernel file of a profile (`dstack profile`:
 // "model,batch,sms,precision,index,kernel,time_us"), of which it keeps each (model, batch)'s rows on
