@@ -11,9 +11,11 @@
 
 #include "app/cli_common.h"
 #include "app/commands.h"
+#include "app/model_source.h"
 #include "models/zoo.h"
 #include "runtime/sched/registry.h"
 #include "runtime/serve/experiment_runner.h"
+#include "runtime/serve/gpu_target.h"
 #include "runtime/sim/device_spec.h"
 
 namespace dstack::app {
@@ -30,6 +32,7 @@ struct RunArgs {
   std::string kernel_times;
   std::string out;
   std::string mode = "fast";
+  bool realtime = false;
 };
 
 serve::ConfigChoices choices() {
@@ -44,12 +47,12 @@ std::string cell(const std::optional<double>& v, const char* fmt_spec, double sc
   return v ? fmt::format(fmt::runtime(fmt_spec), *v * scale) : std::string("-");
 }
 
-void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfig& c, const std::string& out) {
+void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfig& c, const serve::ServingTarget& t,
+                 const std::string& out) {
+  for (const std::string& note : t.notes) fmt::print("note: {}\n", note);
   const std::string load = c.load_factor != 1 ? fmt::format(", load x{}", c.load_factor) : "";
-  const std::string cost = e.provenance["cost_model"].get<std::string>();
-  fmt::print("simulated: {} on {} ({} models, {} s, warm-up {} s, seed {}{}), {} mode{}; commit {}\n", c.name,
-             e.provenance["device"].get<std::string>(), c.models.size(), c.duration_s, c.warmup_s, c.seed, load,
-             e.provenance["sim_mode"].get<std::string>(), cost == "roofline" ? "" : ", cost model " + cost,
+  fmt::print("{}: {} {} ({} models, {} s, warm-up {} s, seed {}{}){}; commit {}\n", t.label, c.name, t.where,
+             c.models.size(), c.duration_s, c.warmup_s, c.seed, load, t.details,
              e.provenance["commit"].get<std::string>());
   const serve::PolicyOutcome* temporal = nullptr;
   for (const auto& p : e.policies)
@@ -67,8 +70,22 @@ void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfi
                cell(p.metrics.jain_fairness, "{:.3f}"), a.rejected, p.wall_s);
   }
   fmt::print("throughput counts served + late requests, goodput those within their SLO; SM_util: SM-time with "
-             "at least one resident thread block over all SMs' time; SM_alloc: SM-time of partitions with a run in "
-             "flight over all SMs' time; wall_s: host seconds the simulation took\n");
+             "at least one resident thread block over all SMs' time ('-': this backend cannot observe it); "
+             "SM_alloc: SM-time of partitions with a run in flight over all SMs' time; wall_s: host seconds the "
+             "run took\n");
+  if (!e.policies.empty() && e.policies.front().clock) {
+    fmt::print("wall clock: how late the loop woke after a run finished / after a deadline (us), and CUDA graphs "
+               "captured while serving (in the measured window)\n");
+    fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "policy", "done_p50", "done_p99", "dl_p50", "dl_p99",
+               "captures", "in_window");
+    for (const auto& p : e.policies) {
+      if (!p.clock) continue;
+      const serve::ClockSummary& k = *p.clock;
+      fmt::print("{:<10} {:>9.1f} {:>9.1f} {:>9.1f} {:>9.1f} {:>9} {:>9}\n", p.policy, k.after_completion.p50_us,
+                 k.after_completion.p99_us, k.after_deadline.p50_us, k.after_deadline.p99_us,
+                 k.captures_while_serving, k.captures_in_window);
+    }
+  }
   fmt::print("per model: {}/<policy>/metrics.csv; comparison: {}/comparison.csv; traces: {}/<policy>/trace.json\n",
              out, out, out);
 }
@@ -90,8 +107,11 @@ void register_run(CLI::App& app) {
                   "profile's P.kernels.csv; kernels without a measurement keep the roofline)");
   cmd->add_option("--seed", a->seed, "Override the config's seed (arrivals and every random draw)");
   cmd->add_option("-o,--out", a->out, "Output folder (default: out/<experiment name>)");
-  cmd->add_option("--mode", a->mode, "Simulator granularity: fast or block")->default_str("fast");
-  cmd->callback([a] {
+  CLI::Option* mode = cmd->add_option("--mode", a->mode, "Simulator granularity: fast or block")->default_str("fast");
+  cmd->add_flag("--realtime", a->realtime,
+                "Pace the simulator to the wall clock: policy decisions and late wake-ups delay dispatch as on a "
+                "GPU (not deterministic)");
+  cmd->callback([a, mode] {
     serve::ExperimentConfig c = serve::load_experiment_config(a->config, choices());
     if (!a->backend.empty()) {
       if (a->backend != "sim" && a->backend != "gpu")
@@ -120,20 +140,34 @@ void register_run(CLI::App& app) {
       }
     }
     const std::string out = a->out.empty() ? "out/" + c.name : a->out;
+    std::shared_ptr<const sim::CostModel> cost;
+    if (!a->kernel_times.empty()) cost = make_cost_model(a->kernel_times);
+    serve::ServingTarget target;
+    if (c.backend == serve::ServeBackend::Gpu) {
+      if (a->realtime)
+        throw std::invalid_argument("--realtime paces the simulator to the wall clock; a GPU run is real time already");
+      if (mode->count() > 0) throw std::invalid_argument("--mode sets the simulator's granularity; it has no meaning on a GPU");
+      serve::GpuTargetOptions g;
+      g.cost = cost;
+      g.load_weights = [](const std::string& spec, uint64_t seed) {
+        return std::make_shared<const models::Graph>(load_model(spec, seed, /*weights=*/true).graph);
+      };
+      target = serve::gpu_target(c, g);
+    } else {
+      target = serve::sim_target(c, {sim::parse_sim_mode(a->mode), cost, a->realtime});
+    }
     serve::RunOptions o;
     o.out_dir = out;
-    o.mode = sim::parse_sim_mode(a->mode);
-    if (!a->kernel_times.empty()) o.cost = make_cost_model(a->kernel_times);
     o.commit = commit_string();
     o.load_graph = [](const std::string& spec) {
       return std::shared_ptr<const models::Graph>(&shape_graph(spec), [](const models::Graph*) {});
     };
     auto bar = std::make_shared<Progress>("run " + c.name);
     o.on_policy = [bar](const std::string&, std::size_t i, std::size_t n) { bar->update(i, n); };
-    const serve::ExperimentOutcome e = serve::run_experiment(c, o);
+    const serve::ExperimentOutcome e = serve::run_experiment(c, target, o);
     bar->update(c.policies.size(), c.policies.size());
     bar.reset();
-    print_table(e, c, out);
+    print_table(e, c, target, out);
   });
 }
 

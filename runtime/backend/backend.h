@@ -1,13 +1,15 @@
 #pragma once
 // What a scheduler drives: a GPU (real or simulated) that runs (model, batch) dispatches on SM
 // partitions, on the backend's own clock. The simulator (runtime/sim/sim_backend.h) implements it;
-// the CUDA backend will implement the same calls. CPU-only header: no CUDA, no wall clock in the
-// interface (time is the backend's, in seconds since it started).
+// the CUDA backend (runtime/backend/cuda/cuda_backend.h) and the simulator paced to the wall clock
+// (runtime/backend/paced_backend.h) implement the same calls. CPU-only header: no CUDA, no wall
+// clock in the interface (time is the backend's, in seconds since it started).
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernels/precision.h"
 #include "models/graph.h"
@@ -46,6 +48,17 @@ struct RunCompletion {
   int partition_sms = 0;
 };
 
+// What a backend on the wall clock (a GPU, or the simulator paced to it) saw of its own timing: how
+// late run_until returned after a run finished or after its deadline, and the work it did while
+// serving that a prepared server does ahead (CUDA graphs captured after prepare()).
+struct WallClockReport {
+  std::vector<double> wake_after_completion_s;  // run_until's return minus the run's finish
+  std::vector<double> wake_after_deadline_s;    // run_until's return minus its deadline (nothing finished)
+  std::vector<double> capture_at_s;             // backend clock at each graph captured while serving
+  double capture_s = 0;                         // host time those captures took
+  std::string waiting;                          // how it waits, e.g. "polls CUDA events every 20 us"
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -78,6 +91,13 @@ class Backend {
   // thread block (summed over SMs), or nullopt where the backend cannot observe residency (a real
   // GPU without per-SM counters): callers report such a utilization as unknown, never estimate it.
   virtual std::optional<double> occupied_sm_seconds() const { return std::nullopt; }
+
+  // Makes what runs on `layout` need ready before serving starts (the GPU: its green contexts and a
+  // CUDA graph per model and batch on each of its partitions), so the measured window pays none of
+  // it; the simulator has nothing to prepare. Only while idle.
+  virtual void prepare(const PartitionLayout& /*layout*/) {}
+  // Wall-clock backends only; nullopt for the simulator, whose clock has no lateness.
+  virtual std::optional<WallClockReport> wall_clock_report() const { return std::nullopt; }
 };
 
 }  // namespace dstack

@@ -24,7 +24,8 @@ using nlohmann::json;
 using Keys = std::vector<std::string>;
 
 const Keys kTopKeys = {"name", "device", "backend", "precision", "duration_s", "warmup_s", "seed", "policies",
-                       "models", "policy_options"};
+                       "models", "policy_options", "gpu"};
+const Keys kGpuKeys = {"input_copy", "max_batch"};
 const Keys kModelKeys = {"name", "model", "slo_ms", "priority", "max_queue", "workload"};
 const Keys kStepKeys = {"at_s", "rate_rps"};
 const Keys kRampKeys = {"from_s", "to_s", "rate_rps"};
@@ -111,6 +112,13 @@ class ConfigReader {
       fail(v, key, fmt::format("expected a whole number, not {}", describe(v)));
     if (x < min || x > max) fail(v, key, fmt::format("must be in {}..{}, not {}", min, max, x));
     return x;
+  }
+
+  bool boolean_at(const YAML::Node& v, const std::string& key) const {
+    const std::string s = v.IsScalar() ? v.Scalar() : "";
+    if (s == "true") return true;
+    if (s == "false") return false;
+    fail(v, key, fmt::format("expected true or false, not {}", describe(v)));
   }
 
   std::string choice_at(const YAML::Node& v, const std::string& key, const Keys& choices,
@@ -318,6 +326,11 @@ ExperimentConfig read_config(const ConfigReader& r, const YAML::Node& root, cons
                                                       c.duration_s));
   }
   if (root["seed"]) c.seed = r.integer_at(root["seed"], "seed", 0, std::numeric_limits<uint64_t>::max());
+  if (const YAML::Node gpu = root["gpu"]) {
+    r.check_keys(gpu, "gpu", kGpuKeys);
+    if (gpu["input_copy"]) c.gpu.input_copy = r.boolean_at(gpu["input_copy"], "gpu.input_copy");
+    if (gpu["max_batch"]) c.gpu.max_batch = static_cast<int64_t>(r.integer_at(gpu["max_batch"], "gpu.max_batch", 1, 4096));
+  }
   c.policies = r.unique_choices_at(r.required(root, "", "policies", "a list of policy names"), "policies",
                                    r.choices().policies);
 
@@ -427,6 +440,7 @@ json to_json(const ExperimentConfig& c) {
           {"seed", c.seed},
           {"load_factor", c.load_factor},
           {"policies", c.policies},
+          {"gpu", {{"input_copy", c.gpu.input_copy}, {"max_batch", c.gpu.max_batch}}},
           {"models", models},
           {"policy_options", c.policy_options}};
 }

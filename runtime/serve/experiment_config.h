@@ -36,6 +36,9 @@
 //           - {from_s: 20, to_s: 25, rate_rps: 100}  # ramp
 //   policy_options:              # optional: per policy name, free-form, handed to the policy as JSON
 //     triton: {max_queue_delay_ms: 2}
+//   gpu:                         # optional, for backend gpu
+//     input_copy: true           # copy each batch's inputs from pinned host memory (default true)
+//     max_batch: 64              # arenas and CUDA graphs prepared for batches 1..max_batch (default 64)
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -76,6 +79,12 @@ struct ModelConfig {
   ArrivalSpec workload;                 // trace and azure files resolved against the config's folder
 };
 
+// How a GPU run is set up (ignored by the simulator).
+struct GpuServeConfig {
+  bool input_copy = true;   // each run copies its batch's inputs from pinned host memory, as a server does
+  int64_t max_batch = 64;   // arenas and graphs for batches 1..max_batch; a policy asking more is an error
+};
+
 struct ExperimentConfig {
   std::filesystem::path file;           // where it was read from
   std::string name;
@@ -89,6 +98,7 @@ struct ExperimentConfig {
   std::vector<std::string> policies;
   std::vector<ModelConfig> models;
   nlohmann::json policy_options = nlohmann::json::object();  // policy name -> its options
+  GpuServeConfig gpu;
 };
 
 // Throws ConfigError (file, line, key, valid choices) for a file that cannot be read, is not YAML, or

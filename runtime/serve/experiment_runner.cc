@@ -10,7 +10,6 @@
 #include "runtime/sched/registry.h"
 #include "runtime/serve/perfetto_trace.h"
 #include "runtime/serve/serve_loop.h"
-#include "runtime/sim/sim_backend.h"
 
 namespace dstack::serve {
 namespace fs = std::filesystem;
@@ -51,11 +50,8 @@ void write_runs_csv(std::ostream& out, const ServeResult& r, const ExperimentCon
 
 }  // namespace
 
-ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o) {
-  if (c.backend == ServeBackend::Gpu)
-    throw std::invalid_argument("backend gpu: serving on the GPU is not wired in yet (the CUDA backend runs "
-                                "profiles and single inferences); run with --backend sim");
-  const sim::DeviceSpec device = sim::load_device(c.device);
+ExperimentOutcome run_experiment(const ExperimentConfig& c, const ServingTarget& target, const RunOptions& o) {
+  const sim::DeviceSpec& device = target.device;
   std::vector<std::shared_ptr<const models::Graph>> graphs;
   std::vector<std::string> names;
   std::vector<std::vector<double>> arrivals;
@@ -64,9 +60,7 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
     names.push_back(m.name);
     arrivals.push_back(generate_arrivals(m.workload, c.duration_s, model_seed(c.seed, m.name)));
   }
-  const std::shared_ptr<const sim::CostModel> cost =
-      o.cost ? o.cost : std::make_shared<const sim::RooflineCostModel>();
-  const sched::ParallelismOracle oracle(device, graphs, names, c.precision, cost);
+  const sched::ParallelismOracle oracle(device, graphs, names, c.precision, target.cost);
   sched::PolicyContext ctx;
   ctx.oracle = &oracle;
   ctx.precision = c.precision;
@@ -82,25 +76,20 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
   }
 
   ExperimentOutcome out;
-  out.provenance = {{"simulated", true},
-                    {"backend", "sim"},
-                    {"device", device.name},
-                    {"device_file", device.file},
-                    {"sim_mode", sim::sim_mode_name(o.mode)},
-                    {"cost_model", cost->name()},
-                    {"commit", o.commit},
-                    {"config", c.file.string()},
-                    {"experiment", c.name},
-                    {"seed", c.seed}};
+  out.provenance = target.provenance;
+  out.provenance.update({{"commit", o.commit}, {"config", c.file.string()}, {"experiment", c.name}, {"seed", c.seed}});
   for (std::size_t k = 0; k < c.policies.size(); ++k) {
     const std::string& name = c.policies[k];
     if (o.on_policy) o.on_policy(name, k, c.policies.size());
-    sim::SimBackend backend(device, o.mode, cost);
-    for (std::size_t i = 0; i < graphs.size(); ++i) backend.add_model(names[i], graphs[i]);
+    std::unique_ptr<Backend> backend = target.make_backend();
+    for (std::size_t i = 0; i < graphs.size(); ++i) backend->add_model(names[i], graphs[i]);
     ctx.options = c.policy_options.contains(name) ? c.policy_options[name] : nlohmann::json::object();
+    // A policy's first layout does not depend on the clock, so a scratch copy tells the GPU what to
+    // prepare (green contexts, CUDA graphs) before serving; later layouts are prepared as they come.
+    if (target.measured) backend->prepare(sched::make_policy(name)->start(ctx));
     auto policy = sched::make_policy(name);
     const auto t0 = std::chrono::steady_clock::now();
-    const ServeResult r = serve(backend, *policy, ctx, arrivals, {c.duration_s, max_slo, name, c.warmup_s});
+    const ServeResult r = serve(*backend, *policy, ctx, arrivals, {c.duration_s, max_slo, name, c.warmup_s});
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     PolicyOutcome po;
@@ -114,6 +103,11 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
     nlohmann::json prov = out.provenance;
     prov["policy"] = name;
     prov["policy_options"] = ctx.options;
+    prov["backend_description"] = backend->describe();
+    if (const auto report = backend->wall_clock_report()) {
+      po.clock = summarize_clock(*report, r.clock_start_s, c.warmup_s, c.duration_s);
+      prov["wall_clock"] = clock_summary_json(*po.clock);
+    }
     const fs::path dir = o.out_dir / name;
     {
       auto f = open_out(dir / "metrics.csv");
@@ -128,7 +122,7 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
       auto f = open_out(dir / "runs.csv");
       write_runs_csv(f, r, c);
     }
-    ServeTrace trace(fmt::format("{} ({} SMs), simulated, policy {}", device.name, device.sm_count, name));
+    ServeTrace trace(fmt::format("{} ({} SMs), {}, policy {}", device.name, device.sm_count, target.label, name));
     for (const auto& x : r.runs)
       trace.add_slice({x.partition, x.first_sm, x.partition_sms, names[static_cast<std::size_t>(x.model)], x.batch,
                        x.started_s, x.finished_s});
@@ -143,7 +137,11 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const RunOptions& o)
     write_comparison_csv(f, out);
   }
   nlohmann::json cmp = {{"provenance", out.provenance}, {"policies", nlohmann::json::array()}};
-  for (const auto& p : out.policies) cmp["policies"].push_back(metrics_to_json(p.metrics, {{"policy", p.policy}}));
+  for (const auto& p : out.policies) {
+    nlohmann::json row = metrics_to_json(p.metrics, {{"policy", p.policy}});
+    if (p.clock) row["wall_clock"] = clock_summary_json(*p.clock);
+    cmp["policies"].push_back(std::move(row));
+  }
   open_out(o.out_dir / "comparison.json") << cmp.dump(2) << "\n";
   return out;
 }

@@ -1,30 +1,27 @@
 #pragma once
 // One experiment, every policy on the same workload: the arrivals are generated once from the
-// config's seed and replayed for each policy on a fresh backend; each policy's metrics, requests,
-// runs and Perfetto trace are written under OUT/<policy>/, and the comparison under OUT/. What
-// `dstack run` and `make demo` call. CPU only (the simulated backend; the CUDA backend is not wired
-// into serving yet).
+// config's seed and replayed for each policy on a fresh backend of the chosen target (the
+// simulator, the simulator in real time, or a GPU: serving_target.h); each policy's metrics,
+// requests, runs and Perfetto trace are written under OUT/<policy>/, and the comparison under OUT/.
+// What `dstack run` and `make demo` call. CPU only.
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "models/graph.h"
+#include "runtime/serve/clock_summary.h"
 #include "runtime/serve/experiment_config.h"
 #include "runtime/serve/metrics.h"
-#include "runtime/sim/cost_model.h"
-#include "runtime/sim/engine.h"
+#include "runtime/serve/serving_target.h"
 
 namespace dstack::serve {
 
 struct RunOptions {
   std::filesystem::path out_dir;
-  sim::SimMode mode = sim::SimMode::fast;
-  // The simulator's and the policies' cost model (null: the roofline), e.g. calibrated by measured
-  // kernel times: the GPU and the schedulers' predictions then agree on what a kernel costs.
-  std::shared_ptr<const sim::CostModel> cost;
   std::string commit;
   // A shape-only graph for a config's `model` (a zoo name or an .onnx path).
   std::function<std::shared_ptr<const models::Graph>(const std::string&)> load_graph;
@@ -37,7 +34,8 @@ struct PolicyOutcome {
   ServeMetrics metrics;
   std::size_t runs = 0;
   std::size_t layouts = 0;
-  double wall_s = 0;  // host time the simulation took (not a result; reported for the speed of runs)
+  double wall_s = 0;  // host time the run took (not a result; reported for the speed of runs)
+  std::optional<ClockSummary> clock;  // wall-clock backends: wake-up lateness and graph captures
 };
 
 struct ExperimentOutcome {
@@ -45,8 +43,9 @@ struct ExperimentOutcome {
   nlohmann::json provenance;
 };
 
-// Throws std::invalid_argument for a config this build cannot run (e.g. backend gpu).
-ExperimentOutcome run_experiment(const ExperimentConfig& config, const RunOptions& options);
+// `target` decides where the runs execute; its provenance heads every output's.
+ExperimentOutcome run_experiment(const ExperimentConfig& config, const ServingTarget& target,
+                                 const RunOptions& options);
 
 // The comparison table as CSV: one row per policy with throughput, its ratio to `temporal` (empty
 // when temporal did not run), goodput, SM utilization (occupancy; empty when not measurable), SM

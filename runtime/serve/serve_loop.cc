@@ -44,6 +44,7 @@ class Loop {
 
   ServeResult run() {
     t0_ = b_.now();
+    r_.clock_start_s = t0_;
     probes_ = {o_.window_start_s, o_.duration_s};
     probe_at_.clear();
     take_probes();

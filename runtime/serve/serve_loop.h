@@ -43,6 +43,7 @@ struct ServeResult {
   std::vector<RunRecord> runs;          // in completion order
   std::vector<LayoutRecord> layouts;
   double end_s = 0;                     // last completion (or the end of the drain)
+  double clock_start_s = 0;             // the backend's clock when serving began (every time here is relative to it)
   // Per layout in force, the union of its partitions' busy intervals times their SMs.
   double busy_sm_seconds = 0;
   // The backend's occupied SM-seconds (Backend::occupied_sm_seconds) over the metrics window

@@ -165,6 +165,8 @@ struct DeviceModel::Impl {
   MemoryPlan weights_plan;  // weight offsets (the same at every batch)
   DeviceBuffer weights;
   std::map<int64_t, BatchState> batches;
+  DeviceBuffer shared_arena;    // DeviceModelOptions::shared_arena_max_batch > 0
+  DeviceBuffer shared_staging;
   std::vector<KernelSource> ran_on;  // per node, what ran it last (vendor or ours)
   int graphs_captured = 0;
 #ifdef DSTACK_HAVE_VENDOR
@@ -176,23 +178,52 @@ struct DeviceModel::Impl {
 
   int element_bytes() const { return kernels::element_bytes(options.precision); }
 
-  BatchState& state(int64_t batch) {
-    auto it = batches.find(batch);
-    if (it != batches.end()) return it->second;
-    BatchState s;
-    s.plan = plan_memory(graph, batch, element_bytes());
-    require_free_memory(s.plan.activation_bytes, fmt::format("the activations of batch {}", batch));
-    s.activations = DeviceBuffer(static_cast<size_t>(s.plan.activation_bytes));
+  // The largest stored input or output at `batch`, in fp32 bytes: what the staging buffer holds.
+  int64_t io_bytes(int64_t batch) const {
     int64_t io = 0;
     for (const std::vector<int>* ids : {&graph.inputs(), &graph.outputs()})
       for (int id : *ids) io = std::max(io, 4 * models::num_elements(models::full_shape(graph.value(id), batch)));
-    if (options.precision != Precision::F32) s.staging = DeviceBuffer(static_cast<size_t>(io));
+    return io;
+  }
+
+  // Allocates the arena and staging buffer every batch shares (DeviceModelOptions::shared_arena_max_batch).
+  void allocate_shared_arena() {
+    const DeviceModelBytes need = device_model_bytes(graph, options.precision, options.shared_arena_max_batch);
+    require_free_memory(need.arena + need.staging,
+                        fmt::format("the activations of batches 1-{}", options.shared_arena_max_batch));
+    shared_arena = DeviceBuffer(static_cast<size_t>(need.arena));
+    shared_staging = DeviceBuffer(static_cast<size_t>(need.staging));
+  }
+
+  BatchState& state(int64_t batch) {
+    auto it = batches.find(batch);
+    if (it != batches.end()) return it->second;
+    const bool shared = options.shared_arena_max_batch > 0;
+    if (shared && batch > options.shared_arena_max_batch)
+      throw std::invalid_argument(fmt::format("model '{}': batch {} is larger than the {} its arena was sized for",
+                                              graph.name(), batch, options.shared_arena_max_batch));
+    BatchState s;
+    s.plan = plan_memory(graph, batch, element_bytes());
+    if (shared) {
+      if (s.plan.activation_bytes > static_cast<int64_t>(shared_arena.bytes()))
+        throw std::logic_error(fmt::format("model '{}': batch {} needs {} bytes of arena, the shared one has {}",
+                                           graph.name(), batch, s.plan.activation_bytes, shared_arena.bytes()));
+    } else {
+      require_free_memory(s.plan.activation_bytes, fmt::format("the activations of batch {}", batch));
+      s.activations = DeviceBuffer(static_cast<size_t>(s.plan.activation_bytes));
+      if (options.precision != Precision::F32) s.staging = DeviceBuffer(static_cast<size_t>(io_bytes(batch)));
+    }
     s.bad_id = DeviceBuffer(sizeof(int));
     // -1 before any run: enqueue_node alone (per-kernel dispatch) never resets it, and fresh device
     // memory is not zero-filled, so garbage here read as a bad embedding id (seen on an H100).
     DSTACK_CUDA_CHECK(cudaMemset(s.bad_id.data(), 0xff, sizeof(int)));
     return batches.emplace(batch, std::move(s)).first->second;
   }
+
+  char* arena(BatchState& s) {
+    return static_cast<char*>(options.shared_arena_max_batch > 0 ? shared_arena.data() : s.activations.data());
+  }
+  DeviceBuffer& staging(BatchState& s) { return options.shared_arena_max_batch > 0 ? shared_staging : s.staging; }
 
   // A clear error instead of cudaErrorMemoryAllocation when a batch (or the weights) cannot fit.
   void require_free_memory(int64_t bytes, const std::string& what) const {
@@ -210,7 +241,7 @@ struct DeviceModel::Impl {
   char* address(BatchState& s, int id) {
     const auto v = static_cast<size_t>(id);
     if (graph.value(id).constant) return static_cast<char*>(weights.data()) + weights_plan.weight_offset[v];
-    return static_cast<char*>(s.activations.data()) + s.plan.activation_offset[v];
+    return arena(s) + s.plan.activation_offset[v];
   }
 
   // Host fp32 -> device, converting through `staging` unless T is float or the value stays fp32.
@@ -270,7 +301,20 @@ struct DeviceModel::Impl {
         throw std::invalid_argument(fmt::format("input '{}' has shape {}, the model expects {} (batch first)", v.name,
                                                 models::shape_str(inputs[i].shape), models::shape_str(want)));
       upload<T>(inputs[i].data.data(), models::num_elements(want), address(s, id), f32[static_cast<size_t>(id)],
-                s.staging, stream);
+                staging(s), stream);
+    }
+  }
+
+  template <typename T>
+  void upload_inputs(int64_t batch, const std::vector<const float*>& host, cudaStream_t stream) {
+    if (host.size() != graph.inputs().size())
+      throw std::invalid_argument(
+          fmt::format("model '{}' takes {} input(s), {} given", graph.name(), graph.inputs().size(), host.size()));
+    BatchState& s = state(batch);
+    for (size_t i = 0; i < host.size(); ++i) {
+      const int id = graph.inputs()[i];
+      upload<T>(host[i], models::num_elements(models::full_shape(graph.value(id), batch)), address(s, id),
+                f32[static_cast<size_t>(id)], staging(s), stream);
     }
   }
 
@@ -317,14 +361,23 @@ struct DeviceModel::Impl {
 
   template <typename T>
   void enqueue_graph(int64_t batch, cudaStream_t stream) {
+    capture_graph<T>(batch, stream);
+    DSTACK_CUDA_CHECK(cudaGraphLaunch(state(batch).graphs.at(stream).get(), stream));
+  }
+
+  template <typename T>
+  void warm_up(int64_t batch, cudaStream_t stream) {
+    enqueue<T>(batch, stream);
+    DSTACK_CUDA_CHECK(cudaStreamSynchronize(stream));
+    state(batch).warmed_up = true;
+  }
+
+  template <typename T>
+  bool capture_graph(int64_t batch, cudaStream_t stream) {
     BatchState& s = state(batch);
     auto found = s.graphs.find(stream);
     if (found == s.graphs.end()) {
-      if (!s.warmed_up) {
-        enqueue<T>(batch, stream);
-        DSTACK_CUDA_CHECK(cudaStreamSynchronize(stream));
-        s.warmed_up = true;
-      }
+      if (!s.warmed_up) warm_up<T>(batch, stream);
       DSTACK_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
       cudaGraph_t raw = nullptr;
       try {
@@ -338,10 +391,11 @@ struct DeviceModel::Impl {
       UniqueHandle<cudaGraph_t, DestroyGraph> graph_owner(raw);
       cudaGraphExec_t exec = nullptr;
       DSTACK_CUDA_CHECK(cudaGraphInstantiate(&exec, raw, 0));
-      found = s.graphs.emplace(stream, GraphExec(exec)).first;
+      s.graphs.emplace(stream, GraphExec(exec));
       ++graphs_captured;
+      return true;
     }
-    DSTACK_CUDA_CHECK(cudaGraphLaunch(found->second.get(), stream));
+    return false;
   }
 
   template <typename T>
@@ -367,9 +421,10 @@ struct DeviceModel::Impl {
         if (std::is_same_v<T, float> || f32[static_cast<size_t>(id)]) {
           DSTACK_CUDA_CHECK(cudaMemcpyAsync(host.data.data(), slot, bytes, cudaMemcpyDeviceToHost, stream));
         } else {
+          DeviceBuffer& bounce = staging(s);
           kernels::convert_cuda<T, float>(static_cast<int64_t>(host.data.size()), reinterpret_cast<const T*>(slot),
-                                          s.staging.as<float>(), stream);
-          DSTACK_CUDA_CHECK(cudaMemcpyAsync(host.data.data(), s.staging.data(), bytes, cudaMemcpyDeviceToHost, stream));
+                                          bounce.as<float>(), stream);
+          DSTACK_CUDA_CHECK(cudaMemcpyAsync(host.data.data(), bounce.data(), bytes, cudaMemcpyDeviceToHost, stream));
         }
         DSTACK_CUDA_CHECK(cudaStreamSynchronize(stream));
       }
@@ -402,6 +457,24 @@ DeviceModel::DeviceModel(const Graph& graph, DeviceModelOptions options)
 #endif
   }
   DSTACK_DISPATCH_PRECISION(impl_->upload_weights<T>());
+  if (options.shared_arena_max_batch > 0) impl_->allocate_shared_arena();
+}
+
+DeviceModelBytes device_model_bytes(const Graph& graph, Precision precision, int64_t max_batch) {
+  if (max_batch < 1) throw std::invalid_argument(fmt::format("max batch must be at least 1 (got {})", max_batch));
+  DeviceModelBytes b;
+  const int elem = kernels::element_bytes(precision);
+  for (int64_t batch = 1; batch <= max_batch; ++batch) {
+    const MemoryPlan p = plan_memory(graph, batch, elem);
+    b.weights = p.weight_bytes;
+    b.arena = std::max(b.arena, p.activation_bytes);
+  }
+  if (precision != Precision::F32) {
+    for (const std::vector<int>* ids : {&graph.inputs(), &graph.outputs()})
+      for (int id : *ids)
+        b.staging = std::max(b.staging, 4 * models::num_elements(models::full_shape(graph.value(id), max_batch)));
+  }
+  return b;
 }
 
 DeviceModel::~DeviceModel() = default;
@@ -413,6 +486,9 @@ const MemoryPlan& DeviceModel::prepare(int64_t batch) { return impl_->state(batc
 void DeviceModel::set_inputs(const std::vector<models::Tensor>& inputs, cudaStream_t stream) {
   DSTACK_DISPATCH_PRECISION(impl_->set_inputs<T>(inputs, stream));
 }
+void DeviceModel::upload_inputs(int64_t batch, const std::vector<const float*>& host, cudaStream_t stream) {
+  DSTACK_DISPATCH_PRECISION(impl_->upload_inputs<T>(batch, host, stream));
+}
 void DeviceModel::enqueue_node(int64_t batch, size_t node, cudaStream_t stream) {
   DSTACK_DISPATCH_PRECISION(impl_->enqueue_node<T>(batch, node, stream));
 }
@@ -421,6 +497,17 @@ void DeviceModel::enqueue(int64_t batch, cudaStream_t stream) {
 }
 void DeviceModel::enqueue_graph(int64_t batch, cudaStream_t stream) {
   DSTACK_DISPATCH_PRECISION(impl_->enqueue_graph<T>(batch, stream));
+}
+void DeviceModel::warm_up(int64_t batch, cudaStream_t stream) {
+  DSTACK_DISPATCH_PRECISION(impl_->warm_up<T>(batch, stream));
+}
+bool DeviceModel::capture_graph(int64_t batch, cudaStream_t stream) {
+  DSTACK_DISPATCH_PRECISION(return impl_->capture_graph<T>(batch, stream));
+  throw std::logic_error("unknown precision");
+}
+bool DeviceModel::has_graph(int64_t batch, cudaStream_t stream) const {
+  auto it = impl_->batches.find(batch);
+  return it != impl_->batches.end() && it->second.graphs.count(stream) > 0;
 }
 std::vector<models::Tensor> DeviceModel::outputs(int64_t batch, cudaStream_t stream) {
   DSTACK_DISPATCH_PRECISION(return impl_->outputs<T>(batch, stream));

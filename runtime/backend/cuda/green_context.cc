@@ -55,6 +55,12 @@ SmPartitionGranularity query_sm_granularity(int device_ordinal) {
   return g;
 }
 
+GreenStream create_green_stream(CUgreenCtx ctx) {
+  CUstream raw{};
+  DSTACK_CU_CHECK(driver().cuGreenCtxStreamCreate(&raw, ctx, CU_STREAM_NON_BLOCKING, 0));
+  return GreenStream(raw);
+}
+
 std::vector<GreenPartition> make_disjoint_partitions(int device_ordinal, const std::vector<int>& sm_counts) {
   DeviceSmGroups d = split_device(device_ordinal);
   const DriverApi& api = driver();
@@ -83,9 +89,7 @@ std::vector<GreenPartition> make_disjoint_partitions(int device_ordinal, const s
     CUgreenCtx raw_ctx{};
     DSTACK_CU_CHECK(api.cuGreenCtxCreate(&raw_ctx, desc, d.device, CU_GREEN_CTX_DEFAULT_STREAM));
     UniqueHandle<CUgreenCtx, DestroyGreenContext> ctx(raw_ctx);
-    CUstream raw_stream{};
-    DSTACK_CU_CHECK(api.cuGreenCtxStreamCreate(&raw_stream, ctx.get(), CU_STREAM_NON_BLOCKING, 0));
-    UniqueHandle<CUstream, DestroyDriverStream> stream(raw_stream);
+    GreenStream stream = create_green_stream(ctx.get());
     CUdevResource got{};
     DSTACK_CU_CHECK(api.cuGreenCtxGetDevResource(ctx.get(), &got, CU_DEV_RESOURCE_TYPE_SM));
     parts.emplace_back(std::move(ctx), std::move(stream), static_cast<int>(got.sm.smCount));

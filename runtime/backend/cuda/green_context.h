@@ -42,6 +42,12 @@ class GreenPartition {
   int sm_count_;
 };
 
+using GreenStream = UniqueHandle<CUstream, DestroyDriverStream>;
+
+// Another stream of a green context (cuGreenCtxStreamCreate, non-blocking): its work runs on the
+// context's SMs only, concurrently with the context's other streams.
+GreenStream create_green_stream(CUgreenCtx ctx);
+
 // The device's SM resource as green contexts see it, with the partition sizes a real split yields.
 SmPartitionGranularity query_sm_granularity(int device_ordinal);
 

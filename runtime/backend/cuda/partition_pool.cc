@@ -56,3 +56,24 @@ int PartitionPool::sm_count(int id, int p) const {
 }
 
 }  // namespace dstack::cuda
+
+namespace dstack::cuda {
+
+cudaStream_t PartitionPool::lane(int id, int p, int lane) {
+  if (lane < 0) throw std::out_of_range(fmt::format("stream lane {} of a partition does not exist", lane));
+  if (lane == 0) return stream(id, p);
+  at(id);  // a bad id throws here
+  Held& h = held_[static_cast<size_t>(id)];
+  if (p < 0 || p >= partitions(id))
+    throw std::out_of_range(fmt::format("layout {} has no partition {}", layout_str(h.layout), p));
+  if (h.whole) {
+    while (static_cast<int>(h.whole_lanes.size()) < lane) h.whole_lanes.emplace_back();
+    return h.whole_lanes[static_cast<size_t>(lane - 1)].get();
+  }
+  if (h.green_lanes.size() < h.green.size()) h.green_lanes.resize(h.green.size());
+  auto& lanes = h.green_lanes[static_cast<size_t>(p)];
+  while (static_cast<int>(lanes.size()) < lane) lanes.push_back(create_green_stream(h.green[static_cast<size_t>(p)].context()));
+  return reinterpret_cast<cudaStream_t>(lanes[static_cast<size_t>(lane - 1)].get());
+}
+
+}  // namespace dstack::cuda

@@ -32,6 +32,10 @@ class PartitionPool {
   // The stream work for partition `p` of layout `id` goes to, and the SMs it really has (read back
   // from the green context; the device's SM count for the whole-GPU layout).
   cudaStream_t stream(int id, int p) const;
+  // Stream `lane` of partition `p` of layout `id` (lane 0 is stream(id, p)), created on first use in
+  // the same green context (the whole GPU: an ordinary stream): concurrent runs of several models
+  // on one partition each take their own lane, as a server gives each model its own stream.
+  cudaStream_t lane(int id, int p, int lane);
   int sm_count(int id, int p) const;
   // Wall time hold() spent creating this layout's contexts and streams.
   double creation_ms(int id) const { return at(id).creation_ms; }
@@ -42,6 +46,9 @@ class PartitionPool {
     ResolvedLayout resolved;
     std::vector<GreenPartition> green;  // empty for the whole-GPU layout
     std::optional<Stream> whole;        // the whole-GPU layout's ordinary stream
+    // Lanes 1.. per partition (lane 0 is the partition's own stream).
+    std::vector<std::vector<GreenStream>> green_lanes;
+    std::vector<Stream> whole_lanes;
     double creation_ms = 0;
   };
   const Held& at(int id) const;

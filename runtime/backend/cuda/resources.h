@@ -1,5 +1,5 @@
 #pragma once
-// RAII owners for the runtime-API resources: device memory, streams, events.
+// RAII owners for the runtime-API resources: device memory, pinned host memory, streams, events.
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
@@ -11,6 +11,9 @@ namespace dstack::cuda {
 
 struct FreeDeviceMemory {
   void operator()(void* p) const noexcept { cudaFree(p); }
+};
+struct FreePinnedMemory {
+  void operator()(void* p) const noexcept { cudaFreeHost(p); }
 };
 struct DestroyStream {
   void operator()(cudaStream_t s) const noexcept { cudaStreamDestroy(s); }
@@ -34,6 +37,25 @@ class DeviceBuffer {
 
  private:
   UniqueHandle<void*, FreeDeviceMemory> mem_;
+  std::size_t bytes_ = 0;
+};
+
+// Page-locked host memory: copies from it to the device are truly asynchronous (DMA), as a server's
+// input buffers are.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(std::size_t bytes) : bytes_(bytes) {
+    void* p = nullptr;
+    if (bytes > 0) DSTACK_CUDA_CHECK(cudaMallocHost(&p, bytes));
+    mem_ = UniqueHandle<void*, FreePinnedMemory>(p);
+  }
+  template <typename T>
+  T* as() const noexcept { return static_cast<T*>(mem_.get()); }
+  std::size_t bytes() const noexcept { return bytes_; }
+
+ private:
+  UniqueHandle<void*, FreePinnedMemory> mem_;
   std::size_t bytes_ = 0;
 };
 
