@@ -176,7 +176,7 @@ TEST(ServeExperimentConfigErrors, TopLevelKeys) {
   expect_errors({
       {with(kBase, "duration_s: 30", "duratoin_s: 30"),
        "t.yaml:2: duratoin_s: unknown key; valid keys: name, device, backend, precision, duration_s, warmup_s, seed, "
-       "policies, models, policy_options"},
+       "policies, models, policy_options, gpu"},
       {with(kBase, "duration_s: 30", "duration_s: thirty"), "t.yaml:2: duration_s: expected a number, not 'thirty'"},
       {with(kBase, "duration_s: 30", "duration_s: 0"), "t.yaml:2: duration_s: must be positive, not 0"},
       {with(kBase, "duration_s: 30", "duration_s: [30]"), "t.yaml:2: duration_s: expected a number, not a list"},
@@ -190,7 +190,24 @@ TEST(ServeExperimentConfigErrors, TopLevelKeys) {
        "t.yaml:3: warmup_s: 30 s leaves nothing to measure of duration_s 30 s"},
       {with(kBase, "duration_s: 30", "duration_s: 30\nwarmup_s: -1"), "t.yaml:3: warmup_s: must be >= 0, not -1"},
       {with(kBase, "duration_s: 30", "duration_s: 30\nseed: -1"), "t.yaml:3: seed: expected a whole number, not '-1'"},
+      {with(kBase, "duration_s: 30", "duration_s: 30\ngpu: {input_copy: yes}"),
+       "t.yaml:3: gpu.input_copy: expected true or false, not 'yes'"},
+      {with(kBase, "duration_s: 30", "duration_s: 30\ngpu: {max_batch: 0}"),
+       "t.yaml:3: gpu.max_batch: must be in 1..4096, not 0"},
+      {with(kBase, "duration_s: 30", "duration_s: 30\ngpu: {copy: false}"),
+       "t.yaml:3: gpu.copy: unknown key; valid keys: input_copy, max_batch"},
   });
+}
+
+TEST(ServeExperimentConfig, GpuSectionDefaultsAndValues) {
+  const auto defaults = parse_experiment_config(kBase, kFixtures / "t.yaml", choices());
+  EXPECT_TRUE(defaults.gpu.input_copy);
+  EXPECT_EQ(defaults.gpu.max_batch, 64);
+  const auto set = parse_experiment_config(with(kBase, "duration_s: 30", "duration_s: 30\ngpu: {input_copy: false, max_batch: 16}"),
+                                           kFixtures / "t.yaml", choices());
+  EXPECT_FALSE(set.gpu.input_copy);
+  EXPECT_EQ(set.gpu.max_batch, 16);
+  EXPECT_EQ(to_json(set)["gpu"].dump(), R"({"input_copy":false,"max_batch":16})");
 }
 
 TEST(ServeExperimentConfigErrors, Policies) {
@@ -315,7 +332,7 @@ TEST(ServeExperimentConfigErrors, NotAConfig) {
   EXPECT_EQ(error_of(""), "t.yaml: empty; an experiment needs at least device, duration_s, policies and models");
   EXPECT_EQ(error_of("- a\n- b\n"),
             "t.yaml: expected a map with keys name, device, backend, precision, duration_s, warmup_s, seed, policies, "
-            "models, policy_options (see runtime/serve/README.md)");
+            "models, policy_options, gpu (see runtime/serve/README.md)");
   EXPECT_EQ(error_of("device: a100\npolicies: [dstack\n").rfind("t.yaml:3: not valid YAML: ", 0), 0u)
       << error_of("device: a100\npolicies: [dstack\n");
   try {
