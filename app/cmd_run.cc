@@ -32,6 +32,7 @@ struct RunArgs {
   std::string kernel_times;
   std::string out;
   std::string mode = "fast";
+  std::string device;
   bool realtime = false;
 };
 
@@ -107,6 +108,8 @@ void register_run(CLI::App& app) {
                   "profile's P.kernels.csv; kernels without a measurement keep the roofline)");
   cmd->add_option("--seed", a->seed, "Override the config's seed (arrivals and every random draw)");
   cmd->add_option("-o,--out", a->out, "Output folder (default: out/<experiment name>)");
+  cmd->add_option("--device", a->device,
+                  "Override the config's device (the simulated GPU; `dstack sim devices` lists them)");
   CLI::Option* mode = cmd->add_option("--mode", a->mode, "Simulator granularity: fast or block")->default_str("fast");
   cmd->add_flag("--realtime", a->realtime,
                 "Pace the simulator to the wall clock: policy decisions and late wake-ups delay dispatch as on a "
@@ -124,6 +127,12 @@ void register_run(CLI::App& app) {
         sched::make_policy(p);  // an unknown name fails here, listing the registered ones
         c.policies.push_back(p);
       }
+    }
+    if (!a->device.empty()) {
+      if (c.backend == serve::ServeBackend::Gpu)
+        throw std::invalid_argument("--device picks the simulated GPU; on a GPU the policies plan with the shipped "
+                                    "description matched to it");
+      c.device = sim::load_device(a->device).name;  // an unknown name fails here, listing the shipped ones
     }
     if (a->duration > 0) c.duration_s = a->duration;
     if (a->warmup >= 0) c.warmup_s = a->warmup;

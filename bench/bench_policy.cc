@@ -1,7 +1,9 @@
-// How long the D-STACK policy takes to decide, on the CPU: per dispatch decision (every partition
+// How long the policies take to decide, on the CPU: D-STACK per dispatch decision (every partition
 // free, every model with requests queued) and per re-plan (batch optimizer for every model, then
-// partitions or the cycle's columns), with 4, 8 and 16 models on the simulated H100. The oracle's
-// latency cache is warm (a running server has seen its models' plans).
+// partitions or the cycle's columns), with 4, 8 and 16 models on the simulated H100; and every
+// registered policy's decision in the same state with the demo's four models (BM_Decide/<policy>),
+// the host time a GPU run's loop spends deciding before each dispatch. The oracle's latency cache is
+// warm (a running server has seen its models' plans).
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -87,6 +89,38 @@ void BM_DstackDispatch(benchmark::State& state) {
 BENCHMARK(BM_DstackReplan)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DstackDispatch)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
 
+// One decision of `name` with every model of the 4-model fleet queued (64 each) and idle, on the
+// layout the policy starts with, 1 ms into serving.
+void BM_Decide(benchmark::State& state, const std::string& name) {
+  const Fleet& f = fleet(4);
+  auto policy = sched::make_policy(name);
+  const PartitionLayout layout = policy->start(f.ctx);
+  const ResolvedLayout resolved = resolve_layout(layout, h100().granularity());
+  sched::View v;
+  v.now_s = 0.001;
+  v.late_if_finished_at = [](int, double) { return int64_t{0}; };
+  v.layout = &resolved;
+  v.partition_runs.assign(resolved.partitions.size(), 0);
+  for (std::size_t i = 0; i < f.ctx.models.size(); ++i) v.models.push_back({64, 0.0, false, 64, 0});
+  for (int i = 0; i < 64; ++i) policy->on_arrival(i % 4, 0.0005);
+  std::size_t dispatches = 0;
+  for (auto _ : state) {
+    const sched::Decision d = policy->decide(v);
+    dispatches = d.dispatches.size();
+    benchmark::DoNotOptimize(dispatches);
+  }
+  state.counters["dispatches_per_decision"] = static_cast<double>(dispatches);
+  state.SetLabel(name + ", 4 models, simulated h100_sxm");
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  for (const std::string& name : sched::policy_names())
+    benchmark::RegisterBenchmark(("BM_Decide/" + name).c_str(), BM_Decide, name)->Unit(benchmark::kMicrosecond);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
