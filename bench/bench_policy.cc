@@ -65,34 +65,9 @@ void BM_DstackReplan(benchmark::State& state) {
   state.SetLabel(std::to_string(state.range(0)) + " models, simulated h100_sxm");
 }
 
-void BM_DstackDispatch(benchmark::State& state) {
-  const Fleet& f = fleet(static_cast<int>(state.range(0)));
-  auto policy = sched::make_policy("dstack");
-  const PartitionLayout layout = policy->start(f.ctx);
-  const ResolvedLayout resolved = resolve_layout(layout, h100().granularity());
-  sched::View v;
-  v.now_s = 0.001;
-  v.late_if_finished_at = [](int, double) { return int64_t{0}; };
-  v.layout = &resolved;
-  v.partition_runs.assign(resolved.partitions.size(), 0);
-  for (std::size_t i = 0; i < f.ctx.models.size(); ++i) v.models.push_back({64, 0.0, false, 64, 0});
-  std::size_t dispatches = 0;
-  for (auto _ : state) {
-    const sched::Decision d = policy->decide(v);
-    dispatches = d.dispatches.size();
-    benchmark::DoNotOptimize(dispatches);
-  }
-  state.counters["dispatches_per_decision"] = static_cast<double>(dispatches);
-  state.SetLabel(std::to_string(state.range(0)) + " models, simulated h100_sxm");
-}
-
-BENCHMARK(BM_DstackReplan)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_DstackDispatch)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
-
-// One decision of `name` with every model of the 4-model fleet queued (64 each) and idle, on the
-// layout the policy starts with, 1 ms into serving.
-void BM_Decide(benchmark::State& state, const std::string& name) {
-  const Fleet& f = fleet(4);
+// Times `name`'s decision with every model of `f` queued (64 each) and idle, on the layout the
+// policy starts with, 1 ms into serving (64 arrivals seen just before).
+void time_decisions(benchmark::State& state, const Fleet& f, const std::string& name) {
   auto policy = sched::make_policy(name);
   const PartitionLayout layout = policy->start(f.ctx);
   const ResolvedLayout resolved = resolve_layout(layout, h100().granularity());
@@ -102,7 +77,7 @@ void BM_Decide(benchmark::State& state, const std::string& name) {
   v.layout = &resolved;
   v.partition_runs.assign(resolved.partitions.size(), 0);
   for (std::size_t i = 0; i < f.ctx.models.size(); ++i) v.models.push_back({64, 0.0, false, 64, 0});
-  for (int i = 0; i < 64; ++i) policy->on_arrival(i % 4, 0.0005);
+  for (int i = 0; i < 64; ++i) policy->on_arrival(i % static_cast<int>(f.ctx.models.size()), 0.0005);
   std::size_t dispatches = 0;
   for (auto _ : state) {
     const sched::Decision d = policy->decide(v);
@@ -110,8 +85,18 @@ void BM_Decide(benchmark::State& state, const std::string& name) {
     benchmark::DoNotOptimize(dispatches);
   }
   state.counters["dispatches_per_decision"] = static_cast<double>(dispatches);
-  state.SetLabel(name + ", 4 models, simulated h100_sxm");
+  state.SetLabel(name + ", " + std::to_string(f.ctx.models.size()) + " models, simulated h100_sxm");
 }
+
+void BM_DstackDispatch(benchmark::State& state) {
+  time_decisions(state, fleet(static_cast<int>(state.range(0))), "dstack");
+}
+
+BENCHMARK(BM_DstackReplan)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DstackDispatch)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
+
+// Every registered policy's decision in the same state, with the demo's four models.
+void BM_Decide(benchmark::State& state, const std::string& name) { time_decisions(state, fleet(4), name); }
 
 }  // namespace
 
