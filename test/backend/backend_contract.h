@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "runtime/backend/backend.h"
@@ -27,6 +28,9 @@ struct ContractBackend {
   std::function<std::unique_ptr<Backend>()> make;
   bool wall_clock = false;  // now() is wall time: deadlines are met late, never early
 };
+
+// gtest prints a parameter by its bytes unless told how.
+inline void PrintTo(const ContractBackend& b, std::ostream* os) { *os << b.name; }
 
 class BackendContract : public ::testing::TestWithParam<ContractBackend> {
  protected:

@@ -308,7 +308,12 @@ bool CudaBackend::poll() {
     Run& r = *runs_[i];
     if (!r.finished) {
       const cudaError_t q = cudaEventQuery(r.end->get());
-      if (q == cudaErrorNotReady) continue;
+      if (q == cudaErrorNotReady) {
+        // Not an error, but the runtime may keep it as the last error, which the next kernel
+        // launcher's cudaGetLastError() check would then report (PyTorch clears it the same way).
+        (void)cudaGetLastError();
+        continue;
+      }
       DSTACK_CUDA_CHECK(q);
       r.finished = true;
       r.finished_s = event_wall_s(*r.clock, *r.end);
