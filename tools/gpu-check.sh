@@ -7,8 +7,9 @@
 # is what a short lease has to answer. The default run is sized for about 9 minutes on a 16-core
 # H200 machine, build included; the slow steps (benchmarks, the measured profile and its knees,
 # PyTorch, the sanitizers) run when GPU_CHECK_ONLY names them or with GPU_CHECK_FULL=1. Logs and a
-# summary naming GPU, driver and commit go under results/gpu-check/<gpu>/; the serving fidelity's
-# median error and the step table are printed last. Exit status is non-zero when any step failed.
+# summary naming GPU, driver and commit go under results/gpu-check/<gpu>/, the serving runs and their
+# fidelity under results/serving/<gpu>/; the serving fidelity's median error and the step table are
+# printed last. Exit status is non-zero when any step failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -35,6 +36,9 @@ else
   commit=unknown
 fi
 out="$root/results/gpu-check/$slug"
+# Measured serving (and the simulator's run of the same arrivals beside it) is a result of its own:
+# results/serving/<gpu>/ {gpu,sim}/ and serving_fidelity.{csv,json}.
+serving_out="$root/results/serving/$slug"
 # Steps, in order: configure build info ctest calibration serving serving_sim fidelity (the default),
 # then bench profile knee validate torch memcheck racecheck (slow: only with GPU_CHECK_FULL=1, which
 # runs everything, or when GPU_CHECK_ONLY names them). GPU_CHECK_ONLY="a b" runs only those steps
@@ -114,7 +118,7 @@ if [ "$failed" = 0 ]; then
     local device=()
     if [ "$1" = sim ]; then
       dev=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["provenance"]["device"])' \
-        "$out/serving/gpu/comparison.json" 2>/dev/null)
+        "$serving_out/gpu/comparison.json" 2>/dev/null)
       if [ -n "$dev" ]; then
         device=(--device "$dev")
         echo "gpu-check: simulating device $dev, the description the GPU run planned with"
@@ -123,22 +127,24 @@ if [ "$failed" = 0 ]; then
       fi
     fi
     timeout "$2" "$build/app/dstack" run "$config" --backend "$1" "${device[@]}" \
-      --duration "${GPU_CHECK_SERVE_S:-1.5}" --warmup 0.5 "${kernel_times[@]}" -o "$out/serving/$1"
+      --duration "${GPU_CHECK_SERVE_S:-1.5}" --warmup 0.5 "${kernel_times[@]}" -o "$serving_out/$1"
   }
   # Serving on the GPU first among the measurements, then the same arrivals on the simulator with
   # the same kernel times, then how far apart they are.
+  wanted serving && rm -rf "$serving_out/gpu"
+  wanted serving_sim && rm -rf "$serving_out/sim"
   step serving required serve gpu 240
   step serving_sim required serve sim 180
-  if ! wanted fidelity || { [ -f "$out/serving/gpu/comparison.json" ] && [ -f "$out/serving/sim/comparison.json" ]; }; then
-    step fidelity required python3 tools/serving_fidelity.py "$out/serving/gpu" "$out/serving/sim" \
-      -o "$out/serving_fidelity.csv" --json "$out/serving_fidelity.json"
+  if ! wanted fidelity || { [ -f "$serving_out/gpu/comparison.json" ] && [ -f "$serving_out/sim/comparison.json" ]; }; then
+    step fidelity required python3 tools/serving_fidelity.py "$serving_out/gpu" "$serving_out/sim" \
+      -o "$serving_out/serving_fidelity.csv" --json "$serving_out/serving_fidelity.json"
     wanted fidelity && fidelity_ran=1
   else
-    skip fidelity "no serving/{gpu,sim}/comparison.json"
+    skip fidelity "no results/serving/$slug/{gpu,sim}/comparison.json"
   fi
   # Every request and every run's trace: megabytes per policy, and only the comparisons are read here.
-  if [ -d "$out/serving" ]; then
-    find "$out/serving" -type f \( -name requests.csv -o -name trace.json \) -exec gzip -f {} +
+  if [ -d "$serving_out" ]; then
+    find "$serving_out" -type f \( -name requests.csv -o -name trace.json \) -exec gzip -f {} +
   fi
   if ! wanted bench || ls "$build"/bench/bench_* >/dev/null 2>&1; then
     # Kernel benchmarks (ours vs cuDNN/cuBLAS), partition re-size costs, and whole models including
@@ -218,7 +224,7 @@ fi
 # median error of the simulator against the GPU, is what a short lease is for.
 if [ "$fidelity_ran" = 1 ] && [ -f "$out/fidelity.log" ]; then
   echo
-  echo "serving fidelity (results/gpu-check/$slug/serving_fidelity.csv):"
+  echo "serving fidelity (results/serving/$slug/serving_fidelity.csv):"
   tail -n 16 "$out/fidelity.log"
 fi
 {
