@@ -40,12 +40,12 @@ out="$root/results/gpu-check/$slug"
 # results/serving/<gpu>/ {gpu,sim}/ and serving_fidelity.{csv,json}.
 serving_out="$root/results/serving/$slug"
 # Steps, in order: configure build info ctest calibration serving serving_sim fidelity (the default),
-# then bench profile knee validate torch memcheck racecheck (slow: only with GPU_CHECK_FULL=1, which
+# then calibration_zoo bench profile knee validate torch memcheck racecheck (slow: only with GPU_CHECK_FULL=1, which
 # runs everything, or when GPU_CHECK_ONLY names them). GPU_CHECK_ONLY="a b" runs only those steps
 # (configure and build always run, and the folder is kept: a second call on a warm machine adds its
 # steps to the first one's); GPU_CHECK_SKIP="a b" leaves steps out of whatever would run.
 only=${GPU_CHECK_ONLY:-} skip_list=${GPU_CHECK_SKIP:-} full=${GPU_CHECK_FULL:-0}
-slow_steps="bench profile knee validate torch memcheck racecheck"
+slow_steps="calibration_zoo bench profile knee validate torch memcheck racecheck"
 if [ -z "$only" ]; then rm -rf "$out"; fi
 mkdir -p "$out"
 # A partial run's summaries are named after its steps, beside the full run's.
@@ -99,12 +99,12 @@ if [ "$failed" = 0 ]; then
   # The figures' quick-mode test is CPU-only and slow (about a minute), and CI runs it already.
   step ctest required bash -c "cd '$build' && ctest --output-on-failure --timeout 300 -E figures_quick_mode \
     --output-junit '$out/ctest.xml' -j ${CTEST_JOBS:-16}"
-  # Every zoo model's kernels on the whole GPU at batches 1, 2, 4, ..., 64: what calibrates the
-  # simulator for serving (serving_sim below; make figures KERNEL_TIMES=.../calibration.kernels.csv).
-  # The kernel file is written at the end, so a run cut by the timeout leaves none and both serving
-  # steps fall back to the roofline alike.
-  step calibration optional timeout 150 "$build/app/dstack" profile all --backend gpu --sms 132 \
-    --batches 1,2,4,8,16,32,64 --repeats 3 --kernel-repeats 1 -o "$out/calibration.csv"
+  # The demo's models' kernels on the whole GPU at batches 1, 2, 4, ..., 64: what calibrates the
+  # simulator for serving_sim below. The kernel file is written at the end, so a run cut by the
+  # timeout leaves none and both serving steps fall back to the roofline alike. (calibration_zoo,
+  # a slow step, does every zoo model for make figures KERNEL_TIMES=.../calibration_zoo.kernels.csv.)
+  step calibration optional timeout 150 "$build/app/dstack" profile resnet50,mobilenet_v2,bert_base,vgg16 \
+    --backend gpu --sms 132 --batches 1,2,4,8,16,32,64 --repeats 3 --kernel-repeats 1 -o "$out/calibration.csv"
   serve() {  # serve gpu|sim SECONDS: the demo's seeded arrivals on that backend, every policy
     local kernel_times=() config=experiments/demo/mixed4.yaml dev
     if [ -f "$out/calibration.kernels.csv" ]; then
@@ -146,6 +146,8 @@ if [ "$failed" = 0 ]; then
   if [ -d "$serving_out" ]; then
     find "$serving_out" -type f \( -name requests.csv -o -name trace.json \) -exec gzip -f {} +
   fi
+  step calibration_zoo optional timeout 300 "$build/app/dstack" profile all --backend gpu --sms 132 \
+    --batches 1,2,4,8,16,32,64 --repeats 3 --kernel-repeats 1 -o "$out/calibration_zoo.csv"
   if ! wanted bench || ls "$build"/bench/bench_* >/dev/null 2>&1; then
     # Kernel benchmarks (ours vs cuDNN/cuBLAS), partition re-size costs, and whole models including
     # the short profile sweep (latency by batch and partition size): JSON under $out.
@@ -230,8 +232,8 @@ fi
 {
   echo
   echo "gpu-check on $gpu_name (driver $driver), commit $commit, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  printf '%-12s %-40s %6s\n' step status seconds
-  for i in "${!step_names[@]}"; do printf '%-12s %-40s %6s\n' "${step_names[$i]}" "${step_status[$i]}" "${step_secs[$i]}"; done
+  printf '%-16s %-40s %6s\n' step status seconds
+  for i in "${!step_names[@]}"; do printf '%-16s %-40s %6s\n' "${step_names[$i]}" "${step_status[$i]}" "${step_secs[$i]}"; done
   echo "ctest: $passed ($skipped skipped)"
   echo "logs: results/gpu-check/$slug/"
   [ "$failed" = 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"

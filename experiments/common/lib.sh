@@ -8,7 +8,7 @@
 # Environment: DSTACK (the binary; default build/app/dstack), PYTHON (with matplotlib; default
 # /usr/bin/python3, Debian's, which `make setup` gives matplotlib), QUICK=1 (small sizes, for CI),
 # BACKEND=sim|gpu (default sim: the simulated H100; gpu measures where a command supports it),
-# KERNEL_TIMES=FILE (measured kernel times, e.g. gpu-check's calibration.kernels.csv: the serving
+# KERNEL_TIMES=FILE (measured kernel times, e.g. gpu-check's calibration_zoo.kernels.csv: the serving
 # experiments' simulated GPU and policies are calibrated by them; default the roofline).
 set -euo pipefail
 EXP_DIR=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
