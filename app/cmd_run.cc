@@ -86,6 +86,13 @@ void print_table(const serve::ExperimentOutcome& e, const serve::ExperimentConfi
                  k.after_completion.p99_us, k.after_deadline.p50_us, k.after_deadline.p99_us,
                  k.captures_while_serving, k.captures_in_window);
     }
+    // Paced to the wall clock, a simulation slower than real time makes the loop late by its own
+    // host time: those rows measure the simulator, not the policy.
+    for (const auto& p : e.policies)
+      if (!t.measured && p.clock && p.clock->after_completion.p50_us > 1000)
+        fmt::print("note: {}: half its completions came back over {:.1f} ms late: the simulator runs slower than the "
+                   "wall clock for it, so its real-time numbers include the simulator's own host time\n",
+                   p.policy, p.clock->after_completion.p50_us / 1000);
   }
   fmt::print("per model: {}/<policy>/metrics.csv; comparison: {}/comparison.csv; traces: {}/<policy>/trace.json\n",
              out, out, out);
