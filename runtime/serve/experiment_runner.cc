@@ -50,59 +50,72 @@ void write_runs_csv(std::ostream& out, const ServeResult& r, const ExperimentCon
 
 }  // namespace
 
-ExperimentOutcome run_experiment(const ExperimentConfig& c, const ServingTarget& target, const RunOptions& o) {
-  const sim::DeviceSpec& device = target.device;
-  std::vector<std::shared_ptr<const models::Graph>> graphs;
-  std::vector<std::string> names;
-  std::vector<std::vector<double>> arrivals;
+ExperimentSetup::ExperimentSetup(const ExperimentConfig& c, const ServingTarget& target,
+                                 const std::function<std::shared_ptr<const models::Graph>(const std::string&)>& load_graph)
+    : config_(c), target_(target) {
   for (const auto& m : c.models) {
-    graphs.push_back(o.load_graph(m.model));
-    names.push_back(m.name);
-    arrivals.push_back(generate_arrivals(m.workload, c.duration_s, model_seed(c.seed, m.name)));
+    graphs_.push_back(load_graph(m.model));
+    names_.push_back(m.name);
+    arrivals_.push_back(generate_arrivals(m.workload, c.duration_s, model_seed(c.seed, m.name)));
   }
-  const sched::ParallelismOracle oracle(device, graphs, names, c.precision, target.cost);
-  sched::PolicyContext ctx;
-  ctx.oracle = &oracle;
-  ctx.precision = c.precision;
-  double max_slo = 0;
-  std::vector<ModelLoad> loads;
+  oracle_ = std::make_unique<sched::ParallelismOracle>(target.device, graphs_, names_, c.precision, target.cost);
+  ctx_.oracle = oracle_.get();
+  ctx_.precision = c.precision;
   for (std::size_t i = 0; i < c.models.size(); ++i) {
     const auto& m = c.models[i];
-    const double rate = offered_rps(m, arrivals[i], 0, c.duration_s);
-    ctx.models.push_back({m.name, m.slo_ms * 1e-3, rate, m.priority == Priority::High,
-                          static_cast<int64_t>(m.max_queue)});
-    loads.push_back({m.name, m.slo_ms, offered_rps(m, arrivals[i], c.warmup_s, c.duration_s)});
-    max_slo = std::max(max_slo, m.slo_ms * 1e-3);
+    const double rate = offered_rps(m, arrivals_[i], 0, c.duration_s);
+    ctx_.models.push_back({m.name, m.slo_ms * 1e-3, rate, m.priority == Priority::High,
+                           static_cast<int64_t>(m.max_queue)});
+    loads_.push_back({m.name, m.slo_ms, offered_rps(m, arrivals_[i], c.warmup_s, c.duration_s)});
+    max_slo_ = std::max(max_slo_, m.slo_ms * 1e-3);
   }
+}
 
+ExperimentSetup::~ExperimentSetup() = default;
+
+PolicyRun ExperimentSetup::serve_policy(const std::string& name) const {
+  const ExperimentConfig& c = config_;
+  PolicyRun out;
+  out.backend = target_.make_backend();
+  for (std::size_t i = 0; i < graphs_.size(); ++i) out.backend->add_model(names_[i], graphs_[i]);
+  sched::PolicyContext ctx = ctx_;
+  ctx.options = c.policy_options.contains(name) ? c.policy_options[name] : nlohmann::json::object();
+  // A policy's first layout does not depend on the clock, so a scratch copy tells the GPU what to
+  // prepare (green contexts, CUDA graphs) before serving; later layouts are prepared as they come.
+  if (target_.measured) out.backend->prepare(sched::make_policy(name)->start(ctx));
+  auto policy = sched::make_policy(name);
+  const auto t0 = std::chrono::steady_clock::now();
+  out.result = serve(*out.backend, *policy, ctx, arrivals_, {c.duration_s, max_slo_, name, c.warmup_s});
+  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.metrics = compute_metrics(out.result.requests, loads_, {c.warmup_s, c.duration_s},
+                                busy_sm_seconds(out.result, c.warmup_s, c.duration_s), target_.device.sm_count,
+                                out.result.window_occupied_sm_seconds);
+  out.options = ctx.options;
+  return out;
+}
+
+ExperimentOutcome run_experiment(const ExperimentConfig& c, const ServingTarget& target, const RunOptions& o) {
+  const sim::DeviceSpec& device = target.device;
+  const ExperimentSetup setup(c, target, o.load_graph);
+  const std::vector<std::string>& names = setup.names();
   ExperimentOutcome out;
   out.provenance = target.provenance;
   out.provenance.update({{"commit", o.commit}, {"config", c.file.string()}, {"experiment", c.name}, {"seed", c.seed}});
   for (std::size_t k = 0; k < c.policies.size(); ++k) {
     const std::string& name = c.policies[k];
     if (o.on_policy) o.on_policy(name, k, c.policies.size());
-    std::unique_ptr<Backend> backend = target.make_backend();
-    for (std::size_t i = 0; i < graphs.size(); ++i) backend->add_model(names[i], graphs[i]);
-    ctx.options = c.policy_options.contains(name) ? c.policy_options[name] : nlohmann::json::object();
-    // A policy's first layout does not depend on the clock, so a scratch copy tells the GPU what to
-    // prepare (green contexts, CUDA graphs) before serving; later layouts are prepared as they come.
-    if (target.measured) backend->prepare(sched::make_policy(name)->start(ctx));
-    auto policy = sched::make_policy(name);
-    const auto t0 = std::chrono::steady_clock::now();
-    const ServeResult r = serve(*backend, *policy, ctx, arrivals, {c.duration_s, max_slo, name, c.warmup_s});
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
+    const PolicyRun run = setup.serve_policy(name);
+    const ServeResult& r = run.result;
+    const std::unique_ptr<Backend>& backend = run.backend;
     PolicyOutcome po;
     po.policy = name;
-    po.metrics = compute_metrics(r.requests, loads, {c.warmup_s, c.duration_s},
-                                 busy_sm_seconds(r, c.warmup_s, c.duration_s), device.sm_count,
-                                 r.window_occupied_sm_seconds);
+    po.metrics = run.metrics;
     po.runs = r.runs.size();
     po.layouts = r.layouts.size();
-    po.wall_s = wall;
+    po.wall_s = run.wall_s;
     nlohmann::json prov = out.provenance;
     prov["policy"] = name;
-    prov["policy_options"] = ctx.options;
+    prov["policy_options"] = run.options;
     prov["backend_description"] = backend->describe();
     if (const auto report = backend->wall_clock_report()) {
       po.clock = summarize_clock(*report, r.clock_start_s, c.warmup_s, c.duration_s);

@@ -16,6 +16,9 @@
 #include "runtime/serve/clock_summary.h"
 #include "runtime/serve/experiment_config.h"
 #include "runtime/serve/metrics.h"
+#include "runtime/sched/oracle.h"
+#include "runtime/sched/policy.h"
+#include "runtime/serve/serve_loop.h"
 #include "runtime/serve/serving_target.h"
 
 namespace dstack::serve {
@@ -41,6 +44,45 @@ struct PolicyOutcome {
 struct ExperimentOutcome {
   std::vector<PolicyOutcome> policies;
   nlohmann::json provenance;
+};
+
+// One policy's run of an experiment: the loop's result, its metrics over the window, the backend it
+// ran on (for its reports), and the host seconds serving took.
+struct PolicyRun {
+  ServeResult result;
+  ServeMetrics metrics;
+  std::unique_ptr<Backend> backend;
+  nlohmann::json options;  // the policy's options from the config
+  double wall_s = 0;
+};
+
+// What every policy of an experiment shares: the graphs, the arrivals generated once from the
+// config's seed, the oracle the policies plan with, the models' SLOs and offered loads. Serving a
+// policy makes a fresh backend of the target. Writes nothing (run_experiment does; capacity searches
+// and benchmarks use this alone).
+class ExperimentSetup {
+ public:
+  ExperimentSetup(const ExperimentConfig& config, const ServingTarget& target,
+                  const std::function<std::shared_ptr<const models::Graph>(const std::string&)>& load_graph);
+  ~ExperimentSetup();
+  ExperimentSetup(const ExperimentSetup&) = delete;
+  ExperimentSetup& operator=(const ExperimentSetup&) = delete;
+
+  PolicyRun serve_policy(const std::string& policy) const;
+  const std::vector<std::string>& names() const { return names_; }
+  const std::vector<std::vector<double>>& arrivals() const { return arrivals_; }
+  const ExperimentConfig& config() const { return config_; }
+
+ private:
+  const ExperimentConfig& config_;
+  const ServingTarget& target_;
+  std::vector<std::shared_ptr<const models::Graph>> graphs_;
+  std::vector<std::string> names_;
+  std::vector<std::vector<double>> arrivals_;
+  std::unique_ptr<sched::ParallelismOracle> oracle_;
+  sched::PolicyContext ctx_;
+  std::vector<ModelLoad> loads_;
+  double max_slo_ = 0;
 };
 
 // `target` decides where the runs execute; its provenance heads every output's.
