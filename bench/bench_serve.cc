@@ -14,6 +14,7 @@
 #include "runtime/sched/registry.h"
 #include "runtime/serve/experiment_runner.h"
 #include "runtime/sim/device_spec.h"
+#include "runtime/sim/sim_backend.h"
 
 namespace {
 
@@ -52,9 +53,18 @@ const Experiment& experiment(const std::string& file, double load) {
 void BM_Serve(benchmark::State& state, const std::string& file, double load, const std::string& policy) {
   const Experiment& e = experiment(file, load);
   e.setup->serve_policy(policy);  // lowers and caches the plans this policy runs
-  double simulated = 0;
-  for (auto _ : state) simulated += e.setup->serve_policy(policy).result.end_s;
+  double simulated = 0, events = 0, runs = 0;
+  for (auto _ : state) {
+    const serve::PolicyRun run = e.setup->serve_policy(policy);
+    simulated += run.result.end_s;
+    runs += static_cast<double>(run.result.runs.size());
+    if (const auto* sim = dynamic_cast<const sim::SimBackend*>(run.backend.get()))
+      events += static_cast<double>(sim->events());
+  }
   state.counters["sim_s_per_host_s"] = benchmark::Counter(simulated, benchmark::Counter::kIsRate);
+  // Engine events and batches per simulated second: where the host time goes.
+  state.counters["events_per_sim_s"] = events / simulated;
+  state.counters["runs_per_sim_s"] = runs / simulated;
   state.SetLabel(e.config.name + " load x" + std::to_string(load).substr(0, 3) + ", " + policy +
                  ", simulated " + e.config.device + " (fast mode, roofline)");
 }
