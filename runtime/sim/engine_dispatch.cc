@@ -97,22 +97,25 @@ bool Engine::State::same_load(const Span& a, const Span& b) {
   return true;
 }
 
-int Engine::State::load(std::vector<Span>& spans, const Piece& pc, const SimKernel& k, int sign) {
-  const std::size_t first = split_at(spans, pc.lo);
-  const std::size_t last = split_at(spans, pc.hi);
+int Engine::State::load(std::vector<Span>& spans, const std::vector<Piece>& pcs, const SimKernel& k, int sign) {
   int occupied_delta = 0;
-  for (std::size_t i = first; i < last; ++i) {
-    Span& sp = spans[i];
-    const bool was = sp.blocks > 0;
-    sp.blocks += sign * pc.count;
-    occupied_delta += (static_cast<int>(sp.blocks > 0) - static_cast<int>(was)) * (sp.hi - sp.lo);
-    if (sp.blocks == 0) {  // drop accumulated rounding
-      sp.used.fill(0);
-      sp.warps = 0;
-      continue;
+  for (const Piece& pc : pcs) {
+    const std::size_t first = split_at(spans, pc.lo);
+    const std::size_t last = split_at(spans, pc.hi);
+    for (std::size_t i = first; i < last; ++i) {
+      Span& sp = spans[i];
+      const bool was = sp.blocks > 0;
+      sp.blocks += sign * pc.count;
+      sp.fit_for = nullptr;
+      occupied_delta += (static_cast<int>(sp.blocks > 0) - static_cast<int>(was)) * (sp.hi - sp.lo);
+      if (sp.blocks == 0) {  // drop accumulated rounding
+        sp.used.fill(0);
+        sp.warps = 0;
+        continue;
+      }
+      for (int r = 0; r < kSmResources; ++r) sp.used[r] += sign * pc.count * k.use[r];
+      sp.warps += sign * pc.count * k.warps;
     }
-    for (int r = 0; r < kSmResources; ++r) sp.used[r] += sign * pc.count * k.use[r];
-    sp.warps += sign * pc.count * k.warps;
   }
   std::size_t out = 0;
   for (std::size_t i = 1; i < spans.size(); ++i) {
@@ -160,10 +163,8 @@ void Engine::State::place_wave(Active& a, int64_t blocks, int64_t resident, int6
   groups[l.group].lanes.push_back(lid);
   a.lane_of.push_back(lid);
   int sms = 0;
-  for (const Piece& pc : pieces) {
-    occupied += load(p.spans, pc, *a.k, 1);
-    sms += pc.hi - pc.lo;
-  }
+  for (const Piece& pc : pieces) sms += pc.hi - pc.lo;
+  occupied += load(p.spans, pieces, *a.k, 1);
   a.to_dispatch -= blocks;
   a.resident += resident;
   a.max_resident = static_cast<int>(std::max<int64_t>(a.max_resident, a.resident));
@@ -205,7 +206,7 @@ bool Engine::State::join_recent_wave(Active& a, int64_t blocks, int64_t resident
   e.resident += resident;
   l.resident += resident;
   l.pieces.insert(l.pieces.end(), pieces.begin(), pieces.end());
-  for (const Piece& pc : pieces) occupied += load(p.spans, pc, *a.k, 1);
+  occupied += load(p.spans, pieces, *a.k, 1);
   a.to_dispatch -= blocks;
   a.resident += resident;
   a.max_resident = static_cast<int>(std::max<int64_t>(a.max_resident, a.resident));
@@ -219,7 +220,11 @@ bool Engine::State::dispatch_wave(Active& a) {
   int64_t room = 0;
   int most = 0;
   for (const Span& sp : p.spans) {
-    const int c = blocks_that_fit(*a.k, sp.used);
+    if (sp.fit_for != a.k) {  // the span's load changed, or another kernel asked last
+      sp.fit = blocks_that_fit(*a.k, sp.used);
+      sp.fit_for = a.k;
+    }
+    const int c = sp.fit;
     caps.push_back(c);
     room += static_cast<int64_t>(c) * (sp.hi - sp.lo);
     most = std::max(most, c);
@@ -275,7 +280,7 @@ void Engine::State::finish_wave(int lid) {
   Active& a = actives[l.kernel];
   Pool& p = pools[a.pool];
   const Entry& e = l.entries.front();
-  for (const Piece& pc : l.pieces) occupied += load(p.spans, pc, *a.k, -1);
+  occupied += load(p.spans, l.pieces, *a.k, -1);
   a.resident -= e.resident;
   a.unfinished -= e.blocks;
   p.dirty = true;

@@ -60,6 +60,9 @@ struct Span {
   std::array<double, kSmResources> used{};  // per SM
   double warps = 0;                          // resident per SM
   int64_t blocks = 0;                        // resident per SM
+  // blocks_that_fit(*fit_for, used), kept until the load changes (a kernel asks at every dispatch).
+  mutable const SimKernel* fit_for = nullptr;
+  mutable int fit = 0;
 };
 
 // The blocks of one running kernel on one group, progressing at one rate so they finish in dispatch
@@ -269,9 +272,9 @@ struct Engine::State {
 
   static bool same_load(const Span& a, const Span& b);
 
-  // Adds (sign 1) or removes (-1) a piece's blocks of `k` on its SMs, then joins neighbours left alike.
+  // Adds (sign 1) or removes (-1) the pieces' blocks of `k` on their SMs, then joins neighbours left alike.
   // Returns the change in SMs holding a block (the occupancy counter's input).
-  static int load(std::vector<Span>& spans, const Piece& pc, const SimKernel& k, int sign);
+  static int load(std::vector<Span>& spans, const std::vector<Piece>& pieces, const SimKernel& k, int sign);
 
   static int occupied_in(const std::vector<Span>& spans);
 
