@@ -262,9 +262,69 @@ std::optional<int> Engine::State::step(double until) {
     advance(t_next - now);
     now = t_next;
     ++events;
+    if (continue_lone_wave()) continue;
     process();
     std::sort(completed.begin(), completed.end());  // one instant's completions, lowest run id first
   }
+}
+
+}  // namespace dstack::sim
+
+namespace dstack::sim {
+
+bool Engine::State::continue_lone_wave() {
+  if (mode != SimMode::fast || profiling || check_at <= now) return false;
+  for (const auto& [id, r] : runs)
+    if ((r.active < 0 && r.next_ready <= now) || (r.replayed && r.replay_end <= now)) return false;
+  int due = -1;
+  for (std::size_t i = 0; i < lanes.size(); ++i) {
+    if (!lanes[i].live || !done(lanes[i])) continue;
+    if (due >= 0) return false;  // two finish together: their room makes one wave
+    due = static_cast<int>(i);
+  }
+  if (due < 0) return false;
+  Lane& l = lanes[static_cast<std::size_t>(due)];
+  Entry& e = l.entries.front();
+  Active& a = actives[l.kernel];
+  // With blocks left after the refill: once a kernel has none left, the next kernel in the queue may
+  // use whatever room the head's blocks could not (first come, first served).
+  if (l.entries.size() != 1 || e.resident != e.blocks || a.to_dispatch <= e.blocks) return false;
+  // The head of its pool's queue (first come, first served), so the freed room is its own.
+  const Pool& p = pools[a.pool];
+  for (int id : p.queue) {
+    if (actives[id].to_dispatch == 0) continue;
+    if (id != l.kernel) return false;
+    break;
+  }
+  // Alone in the pool, dispatch_wave would place the kernel's remaining full waves as one lane.
+  if (groups[p.groups[0]].lanes.size() == 1) return false;
+  // The wave that would be placed must stay a lane of its own (join_recent_wave would not take it).
+  if (static_cast<int>(a.lane_of.size()) - 1 >= kSeparateWaves) {
+    bool shared = false;
+    for (int lid : groups[p.groups[0]].lanes) shared |= lanes[lid].kernel != l.kernel;
+    if (shared)
+      for (int lid : a.lane_of) {
+        if (lid == due) continue;
+        const Entry& o = lanes[lid].entries.front();
+        const double rem = o.finish_v - work_done(lanes[lid]);
+        if (o.resident == o.blocks && rem <= 1.0 && rem >= 1.0 - kJoinWindow) return false;
+      }
+  }
+  // Removing the wave frees exactly its own blocks' room on its SMs and nowhere else (the head
+  // kernel had no room before), so the kernel would place the same wave there again: the loads, and
+  // so every rate, stay as they are, and the lane runs one more wave.
+  // Re-anchored now and moved to the end of the kernel's and the group's lanes, as a newly placed
+  // wave is, so the arithmetic and every later tie-break are those of placing it again.
+  l.v_at = 0;
+  l.t_at = now;
+  e.finish_v = 1.0;
+  auto to_end = [due](std::vector<int>& v) { std::rotate(std::find(v.begin(), v.end(), due), std::find(v.begin(), v.end(), due) + 1, v.end()); };
+  to_end(a.lane_of);
+  to_end(groups[l.group].lanes);
+  a.to_dispatch -= e.blocks;
+  a.unfinished -= e.blocks;
+  a.waves += 1;
+  return true;
 }
 
 }  // namespace dstack::sim

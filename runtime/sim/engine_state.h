@@ -411,6 +411,11 @@ struct Engine::State {
 
   // Finished when due now (the lane the clock advanced to) or within rounding of it.
   bool done(const Lane& l) const;
+  // Fast mode: when the only thing happening now is one wave of the head kernel of a pool
+  // finishing while that kernel has blocks left, the kernel would place the same wave on the same
+  // SMs again (its own freed room is all the room there is): the lane runs one more wave instead,
+  // and nothing else changes. True when it did (the event is handled); exact, not an approximation.
+  bool continue_lone_wave();
 
   void process();
 
