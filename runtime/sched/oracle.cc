@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "models/plan.h"
@@ -40,6 +43,18 @@ ParallelismOracle::Entry& ParallelismOracle::entry(int model, int64_t batch) con
 }
 
 double ParallelismOracle::latency_s(int model, int64_t batch, int sms) const {
+  // The batch optimizer asks every (batch, allowed size) of a model at every re-plan: a flat table
+  // answers those without two map lookups each.
+  const auto size = std::lower_bound(sizes_.begin(), sizes_.end(), sms);
+  if (size != sizes_.end() && *size == sms && batch >= 1 && batch <= kTableBatches && model >= 0 &&
+      model < static_cast<int>(graphs_.size())) {
+    const std::size_t n = sizes_.size();
+    if (table_.empty()) table_.assign(graphs_.size() * kTableBatches * n, std::numeric_limits<double>::quiet_NaN());
+    double& slot = table_[(static_cast<std::size_t>(model) * kTableBatches + static_cast<std::size_t>(batch - 1)) * n +
+                          static_cast<std::size_t>(size - sizes_.begin())];
+    if (std::isnan(slot)) slot = entry(model, batch).model->latency_s(sms);
+    return slot;
+  }
   Entry& e = entry(model, batch);
   auto it = e.latency.find(sms);
   if (it == e.latency.end()) it = e.latency.emplace(sms, e.model->latency_s(sms)).first;

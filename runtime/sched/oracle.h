@@ -59,6 +59,10 @@ class ParallelismOracle final : public Oracle {
   std::shared_ptr<const sim::CostModel> cost_;
   std::vector<int> sizes_;
   mutable std::map<std::pair<int, int64_t>, Entry> cache_;
+  // latency_s for batches 1..kTableBatches at the allowed sizes, by (model, batch, size index); NaN
+  // until asked.
+  static constexpr int64_t kTableBatches = 128;
+  mutable std::vector<double> table_;
 };
 
 }  // namespace dstack::sched
