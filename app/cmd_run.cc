@@ -11,6 +11,7 @@
 
 #include "app/cli_common.h"
 #include "app/commands.h"
+#include "app/experiment_options.h"
 #include "app/model_source.h"
 #include "models/zoo.h"
 #include "runtime/sched/registry.h"
@@ -24,25 +25,13 @@ namespace {
 struct RunArgs {
   std::string config;
   std::string backend;
-  std::string policies;
-  double duration = 0;
-  double warmup = -1;                  // < 0: the config's
-  std::optional<uint64_t> seed;
+  ExperimentOptions common;
   double load = 1;
-  std::string kernel_times;
   std::string out;
   std::string mode = "fast";
   std::string device;
   bool realtime = false;
 };
-
-serve::ConfigChoices choices() {
-  serve::ConfigChoices c;
-  for (const auto& e : models::zoo()) c.models.push_back(e.name);
-  c.policies = sched::policy_names();
-  c.devices = sim::shipped_device_names();
-  return c;
-}
 
 std::string cell(const std::optional<double>& v, const char* fmt_spec, double scale = 1) {
   return v ? fmt::format(fmt::runtime(fmt_spec), *v * scale) : std::string("-");
@@ -105,15 +94,8 @@ void register_run(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Run an experiment: every policy on the same workload, compared");
   cmd->add_option("config", a->config, "Experiment YAML (runtime/serve/README.md)")->required();
   cmd->add_option("--backend", a->backend, "Override the config's backend: sim or gpu");
-  cmd->add_option("--policies", a->policies, "Override the config's policies, e.g. dstack,temporal");
-  cmd->add_option("--duration", a->duration, "Override the config's duration, seconds")->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", a->warmup, "Override the config's warm-up, seconds (excluded from the metrics)")
-      ->check(CLI::NonNegativeNumber);
+  add_experiment_options(*cmd, a->common);
   cmd->add_option("--load", a->load, "Multiply every model's offered load (rates, rate changes, trace speed) by this");
-  cmd->add_option("--kernel-times", a->kernel_times,
-                  "Measured kernel times calibrating the simulator and the policies' predictions (e.g. a measured "
-                  "profile's P.kernels.csv; kernels without a measurement keep the roofline)");
-  cmd->add_option("--seed", a->seed, "Override the config's seed (arrivals and every random draw)");
   cmd->add_option("-o,--out", a->out, "Output folder (default: out/<experiment name>)");
   cmd->add_option("--device", a->device,
                   "Override the config's device (the simulated GPU; `dstack sim devices` lists them)");
@@ -122,18 +104,11 @@ void register_run(CLI::App& app) {
                 "Pace the simulator to the wall clock: policy decisions and late wake-ups delay dispatch as on a "
                 "GPU (not deterministic)");
   cmd->callback([a, mode] {
-    serve::ExperimentConfig c = serve::load_experiment_config(a->config, choices());
+    serve::ExperimentConfig c = load_config(a->config, a->common);
     if (!a->backend.empty()) {
       if (a->backend != "sim" && a->backend != "gpu")
         throw std::invalid_argument("--backend '" + a->backend + "': choose sim or gpu");
       c.backend = a->backend == "gpu" ? serve::ServeBackend::Gpu : serve::ServeBackend::Sim;
-    }
-    if (!a->policies.empty()) {
-      c.policies.clear();
-      for (const auto& p : parse_model_list(a->policies)) {
-        sched::make_policy(p);  // an unknown name fails here, listing the registered ones
-        c.policies.push_back(p);
-      }
     }
     if (!a->device.empty()) {
       if (c.backend == serve::ServeBackend::Gpu)
@@ -141,13 +116,6 @@ void register_run(CLI::App& app) {
                                     "description matched to it");
       c.device = sim::load_device(a->device).name;  // an unknown name fails here, listing the shipped ones
     }
-    if (a->duration > 0) c.duration_s = a->duration;
-    if (a->warmup >= 0) c.warmup_s = a->warmup;
-    if ((a->duration > 0 || a->warmup >= 0) && c.duration_s <= c.warmup_s)
-      throw std::invalid_argument(fmt::format("the duration ({} s) must exceed the warm-up ({} s): {}", c.duration_s,
-                                              c.warmup_s, a->duration > 0 ? "raise --duration or lower --warmup"
-                                                                          : "lower --warmup"));
-    if (a->seed) c.seed = *a->seed;
     if (a->load != 1) {
       try {
         serve::scale_load(c, a->load);
@@ -156,8 +124,7 @@ void register_run(CLI::App& app) {
       }
     }
     const std::string out = a->out.empty() ? "out/" + c.name : a->out;
-    std::shared_ptr<const sim::CostModel> cost;
-    if (!a->kernel_times.empty()) cost = make_cost_model(a->kernel_times);
+    const std::shared_ptr<const sim::CostModel> cost = options_cost(a->common);
     serve::ServingTarget target;
     if (c.backend == serve::ServeBackend::Gpu) {
       if (a->realtime)

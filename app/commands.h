@@ -14,5 +14,6 @@ void register_profile(CLI::App& app);
 void register_knee(CLI::App& app);
 void register_batch(CLI::App& app);
 void register_run(CLI::App& app);
+void register_capacity(CLI::App& app);
 
 }  // namespace dstack::app

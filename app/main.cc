@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   dstack::app::register_knee(app);
   dstack::app::register_batch(app);
   dstack::app::register_run(app);
+  dstack::app::register_capacity(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
