@@ -145,7 +145,7 @@ double Engine::State::busiest_warps(const Lane& l) const {
 
 void Engine::State::place_wave(Active& a, int64_t blocks, int64_t resident, int64_t waves) {
   Pool& p = pools[a.pool];
-  if (waves == 1 && join_recent_wave(a, blocks, resident)) return;
+  occupied += load(p.spans, pieces, *a.k, 1);
   const int lid = alloc_lane();
   Lane& l = lanes[lid];
   l.entries.clear();
@@ -164,54 +164,12 @@ void Engine::State::place_wave(Active& a, int64_t blocks, int64_t resident, int6
   a.lane_of.push_back(lid);
   int sms = 0;
   for (const Piece& pc : pieces) sms += pc.hi - pc.lo;
-  occupied += load(p.spans, pieces, *a.k, 1);
   a.to_dispatch -= blocks;
   a.resident += resident;
   a.max_resident = static_cast<int>(std::max<int64_t>(a.max_resident, a.resident));
   a.sms_used = std::max(a.sms_used, sms);
   a.waves += waves;
   if (a.start < 0) a.start = now;
-}
-
-bool Engine::State::join_recent_wave(Active& a, int64_t blocks, int64_t resident) {
-  if (static_cast<int>(a.lane_of.size()) < kSeparateWaves) return false;
-  const int self = static_cast<int>(&a - actives.data());
-  bool shared = false;
-  for (int lid : groups[pools[a.pool].groups[0]].lanes) shared |= lanes[lid].kernel != self;
-  if (!shared) return false;
-  // The wave of this kernel placed most recently, if within the window (its remaining work, in
-  // waves, is at least 1 - kJoinWindow) and a single wave.
-  int best = -1;
-  double best_rem = 1.0 - kJoinWindow;
-  for (int lid : a.lane_of) {
-    const Lane& l = lanes[lid];
-    const Entry& e = l.entries.front();
-    const double rem = e.finish_v - work_done(l);
-    if (e.resident == e.blocks && rem <= 1.0 && rem >= best_rem) {
-      best_rem = rem;
-      best = lid;
-    }
-  }
-  if (best < 0) return false;
-  Pool& p = pools[a.pool];
-  Lane& l = lanes[best];
-  Entry& e = l.entries.front();
-  // Finishing together at the block-weighted mean of the two finishing times keeps the blocks'
-  // total time; each moves by at most half the window.
-  e.finish_v = (static_cast<double>(e.resident) * best_rem + static_cast<double>(resident)) /
-               static_cast<double>(e.resident + resident);
-  l.v_at = 0;
-  l.t_at = now;
-  e.blocks += blocks;
-  e.resident += resident;
-  l.resident += resident;
-  l.pieces.insert(l.pieces.end(), pieces.begin(), pieces.end());
-  occupied += load(p.spans, pieces, *a.k, 1);
-  a.to_dispatch -= blocks;
-  a.resident += resident;
-  a.max_resident = static_cast<int>(std::max<int64_t>(a.max_resident, a.resident));
-  a.waves += 1;
-  return true;
 }
 
 bool Engine::State::dispatch_wave(Active& a) {

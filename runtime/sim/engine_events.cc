@@ -298,18 +298,6 @@ bool Engine::State::continue_lone_wave() {
   }
   // Alone in the pool, dispatch_wave would place the kernel's remaining full waves as one lane.
   if (groups[p.groups[0]].lanes.size() == 1) return false;
-  // The wave that would be placed must stay a lane of its own (join_recent_wave would not take it).
-  if (static_cast<int>(a.lane_of.size()) - 1 >= kSeparateWaves) {
-    bool shared = false;
-    for (int lid : groups[p.groups[0]].lanes) shared |= lanes[lid].kernel != l.kernel;
-    if (shared)
-      for (int lid : a.lane_of) {
-        if (lid == due) continue;
-        const Entry& o = lanes[lid].entries.front();
-        const double rem = o.finish_v - work_done(lanes[lid]);
-        if (o.resident == o.blocks && rem <= 1.0 && rem >= 1.0 - kJoinWindow) return false;
-      }
-  }
   // Removing the wave frees exactly its own blocks' room on its SMs and nowhere else (the head
   // kernel had no room before), so the kernel would place the same wave there again: the loads, and
   // so every rate, stay as they are, and the lane runs one more wave.

@@ -28,12 +28,6 @@ namespace dstack::sim {
 namespace engine_detail {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// Fast mode on a pool shared by several kernels (engine.h): a kernel's waves stay separate lanes up
-// to kSeparateWaves; beyond, a wave placed within kJoinWindow (a fraction of a wave's time) of its
-// latest one joins that one. Without it, blocks freed piecemeal by other kernels split a big kernel
-// into dozens of small waves that finish one by one (an event each: 10,000 per batch-32 run).
-constexpr int kSeparateWaves = 2;
-constexpr double kJoinWindow = 0.1;
 // Segments per chunk of a cached timeline: the overlay check bounds a chunk by its peak first.
 constexpr std::size_t kChunk = 8;
 
@@ -281,10 +275,6 @@ struct Engine::State {
   // The most warps resident on any SM a wave occupies: its blocks there are the slowest.
   double busiest_warps(const Lane& l) const;
 
-  // Fast mode, a pool shared with other kernels: a kernel keeps at most kSeparateWaves of its waves
-  // as lanes of their own; a further wave placed within kJoinWindow of a wave's time after one of
-  // them joins it (engine.h, "fast"). False when it does not (a lane of its own, then).
-  bool join_recent_wave(Active& a, int64_t blocks, int64_t resident);
   // `waves` identical waves of `resident` blocks each (`blocks` in all) on `pieces` as one lane.
   void place_wave(Active& a, int64_t blocks, int64_t resident, int64_t waves);
 
