@@ -5,9 +5,7 @@
 # Usage: experiments/baselines/run.sh OUT_DIR   (env: QUICK=1, BACKEND=sim|gpu, DSTACK, PYTHON)
 source "$(dirname "$0")/../common/lib.sh" "$@"
 
-# Load x2 is left out: the whole-GPU policies (triton, ideal) then take minutes to simulate (the
-# simulator's fast mode is slow on a shared pool, see the README's simulator section).
-mixes=(mix2 mix3 mix4 mix6) loads=(0.5 1 1.5) window=()
+mixes=(mix2 mix3 mix4 mix6) loads=(0.5 1 1.5 2 3) window=()
 if quick; then
   mixes=(mix2 mix4) loads=(1) window=(--duration 0.6 --warmup 0.2)
 fi
