@@ -97,7 +97,17 @@ bool Engine::State::same_load(const Span& a, const Span& b) {
   return true;
 }
 
-int Engine::State::load(std::vector<Span>& spans, const std::vector<Piece>& pcs, const SimKernel& k, int sign) {
+void engine_detail::mask_range(SmMask& m, int lo, int hi) {
+  hi = std::min(hi, 64 * kMaskWords);
+  for (int i = lo; i < hi;) {
+    const int w = i / 64, b = i % 64, n = std::min(hi - i, 64 - b);
+    m[static_cast<std::size_t>(w)] |= (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << b;
+    i += n;
+  }
+}
+
+int Engine::State::load(Pool& p, const std::vector<Piece>& pcs, const SimKernel& k, int sign) {
+  std::vector<Span>& spans = p.spans;
   int occupied_delta = 0;
   for (const Piece& pc : pcs) {
     const std::size_t first = split_at(spans, pc.lo);
@@ -123,7 +133,19 @@ int Engine::State::load(std::vector<Span>& spans, const std::vector<Piece>& pcs,
     else spans[++out] = spans[i];
   }
   spans.resize(out + 1);
+  auto holding = [&spans](int x) {
+    return std::upper_bound(spans.begin(), spans.end(), x, [](int v, const Span& sp) { return v < sp.lo; }) - 1;
+  };
+  for (const Piece& pc : pcs) mask_range(p.changed, holding(pc.lo)->lo, holding(pc.hi - 1)->hi);
   return occupied_delta;
+}
+
+bool Engine::State::speed_stands(const Lane& l) const {
+  const Pool& p = pools[groups[l.group].pool];
+  if (p.all_changed || p.sms > 64 * kMaskWords) return false;
+  for (int w = 0; w < kMaskWords; ++w)
+    if (l.covers[static_cast<std::size_t>(w)] & p.changed[static_cast<std::size_t>(w)]) return false;
+  return true;
 }
 
 int Engine::State::occupied_in(const std::vector<Span>& spans) {
@@ -145,11 +167,13 @@ double Engine::State::busiest_warps(const Lane& l) const {
 
 void Engine::State::place_wave(Active& a, int64_t blocks, int64_t resident, int64_t waves) {
   Pool& p = pools[a.pool];
-  occupied += load(p.spans, pieces, *a.k, 1);
+  occupied += load(p, pieces, *a.k, 1);
   const int lid = alloc_lane();
   Lane& l = lanes[lid];
   l.entries.clear();
   l.pieces.assign(pieces.begin(), pieces.end());
+  l.covers.fill(0);
+  for (const Piece& pc : pieces) mask_range(l.covers, pc.lo, pc.hi);
   l.kernel = static_cast<int>(&a - actives.data());
   l.group = p.groups[0];
   l.v_at = 0;
@@ -238,7 +262,7 @@ void Engine::State::finish_wave(int lid) {
   Active& a = actives[l.kernel];
   Pool& p = pools[a.pool];
   const Entry& e = l.entries.front();
-  occupied += load(p.spans, l.pieces, *a.k, -1);
+  occupied += load(p, l.pieces, *a.k, -1);
   a.resident -= e.resident;
   a.unfinished -= e.blocks;
   p.dirty = true;

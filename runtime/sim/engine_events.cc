@@ -2,6 +2,8 @@
 // and the DRAM split.
 #include "runtime/sim/engine_state.h"
 
+#include <functional>
+
 namespace dstack::sim {
 
 void Engine::State::schedule_next(Run& r) {
@@ -120,7 +122,7 @@ void Engine::State::recompute_rates() {
   for (Lane& l : lanes) {
     if (!l.live) continue;
     const Active& a = actives[l.kernel];
-    if (!pools[a.pool].dirty && l.speed > 0) {  // nothing changed on its SMs: same speed
+    if (l.speed > 0 && (!pools[a.pool].dirty || (mode == SimMode::fast && speed_stands(l)))) {  // same load on its SMs
       demand[static_cast<std::size_t>(a.factor)] += l.demand;
       continue;
     }
@@ -227,10 +229,28 @@ void Engine::State::process() {
     if (pools[p].dirty) dispatch(static_cast<int>(p));
   if (replay_on && (check_dirty || check_at <= now)) update_check();
   recompute_rates();
-  for (Pool& p : pools) p.dirty = false;
+  for (Pool& p : pools) {
+    p.dirty = false;
+    p.changed.fill(0);
+    p.all_changed = false;
+  }
+}
+
+void Engine::State::rebuild_due() {
+  due.clear();
+  for (std::size_t i = 0; i < lanes.size(); ++i)
+    if (lanes[i].live && lanes[i].rate > 0) due.emplace_back(finish_time(lanes[i]), static_cast<int>(i));
+  std::make_heap(due.begin(), due.end(), std::greater<>());
+  runs_next = kInf;
+  for (const auto& [id, r] : runs) {
+    if (r.active < 0) runs_next = std::min(runs_next, r.next_ready);
+    if (r.replayed) runs_next = std::min(runs_next, r.replay_end);
+  }
+  due_ok = true;
 }
 
 std::optional<int> Engine::State::step(double until) {
+  due_ok = false;  // runs may have been started since the last call
   while (true) {
     if (!completed.empty()) {
       const int id = completed.front();
@@ -243,14 +263,11 @@ std::optional<int> Engine::State::step(double until) {
     if (check_dirty) {
       update_check();
       recompute_rates();
+      due_ok = false;
     }
-    double t_next = check_at;
-    for (const Lane& l : lanes)
-      if (l.live && l.rate > 0) t_next = std::min(t_next, finish_time(l));
-    for (const auto& [id, r] : runs) {
-      if (r.active < 0) t_next = std::min(t_next, r.next_ready);
-      if (r.replayed) t_next = std::min(t_next, r.replay_end);
-    }
+    if (!due_ok) rebuild_due();
+    double t_next = std::min(check_at, runs_next);
+    if (!due.empty()) t_next = std::min(t_next, due.front().first);
     if (t_next == kInf || t_next > until) {
       if (until != kInf && until > now) {
         advance(until - now);
@@ -264,6 +281,7 @@ std::optional<int> Engine::State::step(double until) {
     ++events;
     if (continue_lone_wave()) continue;
     process();
+    due_ok = false;
     std::sort(completed.begin(), completed.end());  // one instant's completions, lowest run id first
   }
 }
@@ -274,16 +292,16 @@ namespace dstack::sim {
 
 bool Engine::State::continue_lone_wave() {
   if (mode != SimMode::fast || profiling || check_at <= now) return false;
-  for (const auto& [id, r] : runs)
-    if ((r.active < 0 && r.next_ready <= now) || (r.replayed && r.replay_end <= now)) return false;
-  int due = -1;
-  for (std::size_t i = 0; i < lanes.size(); ++i) {
-    if (!lanes[i].live || !done(lanes[i])) continue;
-    if (due >= 0) return false;  // two finish together: their room makes one wave
-    due = static_cast<int>(i);
-  }
-  if (due < 0) return false;
-  Lane& l = lanes[static_cast<std::size_t>(due)];
+  if (runs_next <= now || due.empty()) return false;  // a run's launch or a replayed run's end is due
+  const int lid = due.front().second;
+  if (!done(lanes[static_cast<std::size_t>(lid)])) return false;
+  // The next lane to finish after it (a heap's second smallest is one of the root's children).
+  std::size_t second = 0;
+  if (due.size() > 1) second = 1;
+  if (due.size() > 2 && std::greater<>()(due[1], due[2])) second = 2;
+  if (second > 0 && done(lanes[static_cast<std::size_t>(due[second].second)]))
+    return false;  // two finish together: their room makes one wave
+  Lane& l = lanes[static_cast<std::size_t>(lid)];
   Entry& e = l.entries.front();
   Active& a = actives[l.kernel];
   // With blocks left after the refill: once a kernel has none left, the next kernel in the queue may
@@ -306,12 +324,18 @@ bool Engine::State::continue_lone_wave() {
   l.v_at = 0;
   l.t_at = now;
   e.finish_v = 1.0;
-  auto to_end = [due](std::vector<int>& v) { std::rotate(std::find(v.begin(), v.end(), due), std::find(v.begin(), v.end(), due) + 1, v.end()); };
+  auto to_end = [lid](std::vector<int>& v) {
+    const auto it = std::find(v.begin(), v.end(), lid);
+    std::rotate(it, it + 1, v.end());
+  };
   to_end(a.lane_of);
   to_end(groups[l.group].lanes);
   a.to_dispatch -= e.blocks;
   a.unfinished -= e.blocks;
   a.waves += 1;
+  std::pop_heap(due.begin(), due.end(), std::greater<>());
+  due.back().first = finish_time(l);
+  std::push_heap(due.begin(), due.end(), std::greater<>());
   return true;
 }
 

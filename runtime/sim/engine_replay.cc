@@ -295,6 +295,7 @@ void Engine::State::materialize(int id, Run& r) {
   }
   occupied += occupied_in(sc.pools[0].spans) - occupied_in(pools[r.pool].spans);
   pools[r.pool].spans = sc.pools[0].spans;
+  pools[r.pool].all_changed = true;
   pools[r.pool].queue.push_back(aid);
   r.active = aid;
 }

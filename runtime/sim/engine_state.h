@@ -30,6 +30,10 @@ namespace engine_detail {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Segments per chunk of a cached timeline: the overlay check bounds a chunk by its peak first.
 constexpr std::size_t kChunk = 8;
+// Fast mode: SM sets as bit masks of this many words; a pool beyond them recomputes every speed.
+constexpr int kMaskWords = 4;
+using SmMask = std::array<uint64_t, kMaskWords>;
+void mask_range(SmMask& m, int lo, int hi);
 
 // Blocks dispatched together on a lane; they finish together when the lane's work counter reaches
 // finish_v (every block is one unit of work).
@@ -81,6 +85,7 @@ struct Lane {
   Bound bound = Bound::compute;
   bool live = false;
   std::vector<Piece> pieces;  // fast mode
+  SmMask covers{};  // fast mode: the SMs of its pieces, one bit each
 };
 
 // What runs on SMs: one SM (block mode) or a whole pool (fast mode, whose load is in its spans).
@@ -101,6 +106,10 @@ struct Pool {
   // Blocks finished or kernels arrived since the last dispatch: only such pools can place more
   // blocks, and only their lanes' speeds can change.
   bool dirty = false;
+  // Fast mode, since the last dispatch: SM ranges whose spans' loads changed (a lane elsewhere keeps
+  // its speed), or all of them.
+  SmMask changed{};
+  bool all_changed = false;
 };
 
 struct Active {
@@ -239,6 +248,12 @@ struct Engine::State {
   bool check_dirty = false;          // demand may have grown: check again before the next event
   uint64_t replayed = 0, materialized = 0, throttled = 0;
   Memo* profile = nullptr;           // a memo's engine: the segments it records
+  // Between two process() calls only lone-wave continuations happen, and they change one lane's
+  // finish time each: the lanes' finish times as a min-heap (time, lane) and the runs' earliest
+  // event, so the next event is a pop, not a scan of every lane and run. Rebuilt after process().
+  std::vector<std::pair<double, int>> due;
+  bool due_ok = false;
+  double runs_next = kInf;
 
   State(std::shared_ptr<const DeviceSpec> d, SimMode m)
       : device_own(std::move(d)), device(*device_own), mode(m), group_of_sm(device.sm_count, -1) {}
@@ -268,7 +283,10 @@ struct Engine::State {
 
   // Adds (sign 1) or removes (-1) the pieces' blocks of `k` on their SMs, then joins neighbours left alike.
   // Returns the change in SMs holding a block (the occupancy counter's input).
-  static int load(std::vector<Span>& spans, const std::vector<Piece>& pieces, const SimKernel& k, int sign);
+  // The SMs whose spans changed (joins included) are marked in the pool's `changed`.
+  static int load(Pool& p, const std::vector<Piece>& pieces, const SimKernel& k, int sign);
+  // Whether the lane's SMs lie outside every changed range of its pool: its speed stands.
+  bool speed_stands(const Lane& l) const;
 
   static int occupied_in(const std::vector<Span>& spans);
 
@@ -406,6 +424,7 @@ struct Engine::State {
   // SMs again (its own freed room is all the room there is): the lane runs one more wave instead,
   // and nothing else changes. True when it did (the event is handled); exact, not an approximation.
   bool continue_lone_wave();
+  void rebuild_due();
 
   void process();
 
