@@ -27,6 +27,7 @@ serve::ConfigChoices config_choices() {
   for (const auto& e : models::zoo()) c.models.push_back(e.name);
   c.policies = sched::policy_names();
   c.devices = sim::shipped_device_names();
+  c.check_policy_options = sched::check_policy_options;
   return c;
 }
 

@@ -42,6 +42,7 @@ const Experiment& experiment(const std::string& file, double load) {
   for (const auto& z : models::zoo()) choices.models.push_back(z.name);
   choices.policies = sched::policy_names();
   choices.devices = sim::shipped_device_names();
+  choices.check_policy_options = sched::check_policy_options;
   e = std::make_unique<Experiment>();
   e->config = serve::load_experiment_config(std::string(DSTACK_SOURCE_DIR) + "/" + file, choices);
   if (load != 1) serve::scale_load(e->config, load);

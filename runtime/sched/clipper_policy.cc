@@ -37,16 +37,15 @@ struct Options {
 };
 
 Options read_options(const nlohmann::json& j) {
+  OptionReader r(j, "clipper");
   Options o;
-  o.max_batch = std::max<int64_t>(1, j.value("max_batch", o.max_batch));
-  o.start_batch = std::clamp<int64_t>(j.value("start_batch", o.start_batch), 1, o.max_batch);
-  o.increase = std::max<int64_t>(0, j.value("increase", o.increase));
-  o.decrease = std::clamp(j.value("decrease", o.decrease), 0.0, 1.0);
-  const std::string signal = j.value("signal", std::string("batch_latency"));
-  if (signal != "requests" && signal != "batch_latency")
-    throw std::invalid_argument("clipper: unknown signal '" + signal + "'; choose requests or batch_latency");
-  o.batch_latency_signal = signal == "batch_latency";
-  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  o.max_batch = r.integer("max_batch", o.max_batch, 1, kMaxBatchOption);
+  o.start_batch = r.integer("start_batch", o.start_batch, 1, o.max_batch);
+  o.increase = r.integer("increase", o.increase, 0, o.max_batch);
+  o.decrease = r.number("decrease", o.decrease, 0.0, 1.0);
+  o.batch_latency_signal = r.choice("signal", "batch_latency", {"requests", "batch_latency"}) == "batch_latency";
+  o.drop_expired = r.flag("drop_expired", o.drop_expired);
+  r.done();
   return o;
 }
 
@@ -58,6 +57,7 @@ int64_t aimd_step(int64_t cap, bool missed, const Options& o) {
 
 class ClipperPolicy final : public Policy {
  public:
+  void check_options(const nlohmann::json& options) const override { read_options(options); }
   PartitionLayout start(const PolicyContext& ctx) override {
     ctx_ = &ctx;
     o_ = read_options(ctx.options);

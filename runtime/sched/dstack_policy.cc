@@ -44,11 +44,13 @@ struct Options {
 };
 
 Options read_options(const nlohmann::json& j) {
+  OptionReader r(j, "dstack");
   Options o;
-  o.rates = read_rate_options(j);
-  o.replan_change = j.value("replan_change", o.replan_change);
-  o.max_batch = j.value("max_batch", o.max_batch);
-  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  o.rates = read_rate_options(r);
+  o.replan_change = r.number("replan_change", o.replan_change, 0.0, 100.0);
+  o.max_batch = r.integer("max_batch", o.max_batch, 1, kMaxBatchOption);
+  o.drop_expired = r.flag("drop_expired", o.drop_expired);
+  r.done();
   return o;
 }
 
@@ -61,6 +63,7 @@ struct Plan {
 
 class DstackPolicy final : public Policy {
  public:
+  void check_options(const nlohmann::json& options) const override { read_options(options); }
   PartitionLayout start(const PolicyContext& ctx) override {
     ctx_ = &ctx;
     o_ = read_options(ctx.options);

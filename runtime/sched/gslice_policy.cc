@@ -141,17 +141,19 @@ struct Options {
 };
 
 Options read_options(const nlohmann::json& j) {
+  OptionReader r(j, "gslice");
   Options o;
-  o.ref_batch = std::max<int64_t>(0, j.value("ref_batch", o.ref_batch));
-  o.max_batch = std::clamp<int64_t>(j.value("max_batch", o.max_batch), 1, 64);
-  o.target_fraction = j.value("target_fraction", o.target_fraction);
-  if (!(o.target_fraction > 0)) throw std::invalid_argument("gslice: target_fraction must be positive");
-  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  o.ref_batch = r.integer("ref_batch", o.ref_batch, 0, kMaxBatchOption);
+  o.max_batch = r.integer("max_batch", o.max_batch, 1, 64);
+  o.target_fraction = r.positive("target_fraction", o.target_fraction);
+  o.drop_expired = r.flag("drop_expired", o.drop_expired);
+  r.done();
   return o;
 }
 
 class GslicePolicy final : public Policy {
  public:
+  void check_options(const nlohmann::json& options) const override { read_options(options); }
   PartitionLayout start(const PolicyContext& ctx) override {
     ctx_ = &ctx;
     o_ = read_options(ctx.options);

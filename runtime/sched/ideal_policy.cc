@@ -33,15 +33,18 @@ struct Options {
 };
 
 Options read_options(const nlohmann::json& j) {
+  OptionReader r(j, "ideal");
   Options o;
-  o.max_batch = std::max<int64_t>(1, j.value("max_batch", o.max_batch));
-  o.rates = read_rate_options(j);
-  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  o.max_batch = r.integer("max_batch", o.max_batch, 1, kMaxBatchOption);
+  o.rates = read_rate_options(r);
+  o.drop_expired = r.flag("drop_expired", o.drop_expired);
+  r.done();
   return o;
 }
 
 class IdealPolicy final : public Policy {
  public:
+  void check_options(const nlohmann::json& options) const override { read_options(options); }
   PartitionLayout start(const PolicyContext& ctx) override {
     ctx_ = &ctx;
     o_ = read_options(ctx.options);

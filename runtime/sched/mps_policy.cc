@@ -27,15 +27,18 @@ struct Options {
 };
 
 Options read_options(const nlohmann::json& j) {
+  OptionReader r(j, "mps");
   Options o;
-  o.batch = std::max<int64_t>(1, j.value("batch", o.batch));
-  o.wait_fraction = std::max(0.0, j.value("wait_fraction", o.wait_fraction));
-  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  o.batch = r.integer("batch", o.batch, 1, kMaxBatchOption);
+  o.wait_fraction = r.number("wait_fraction", o.wait_fraction, 0.0, 1.0);
+  o.drop_expired = r.flag("drop_expired", o.drop_expired);
+  r.done();
   return o;
 }
 
 class MpsPolicy final : public Policy {
  public:
+  void check_options(const nlohmann::json& options) const override { read_options(options); }
   PartitionLayout start(const PolicyContext& ctx) override {
     o_ = read_options(ctx.options);
     wait_s_.clear();

@@ -60,14 +60,16 @@ struct Options {
 };
 
 Options read_options(const nlohmann::json& j) {
+  OptionReader r(j, "nexus");
   Options o;
-  o.duty_cycle_ms = j.value("duty_cycle_ms", o.duty_cycle_ms);
-  o.max_batch = std::max<int64_t>(1, j.value("max_batch", o.max_batch));
-  o.work_conserving = j.value("work_conserving", o.work_conserving);
-  o.adapt_rates = j.value("adapt_rates", o.adapt_rates);
-  o.rates = read_rate_options(j);
-  o.drop_expired = j.value("drop_expired", o.drop_expired);
-  o.early_drop = j.value("early_drop", o.early_drop);
+  o.duty_cycle_ms = r.number("duty_cycle_ms", o.duty_cycle_ms, 0.0, kMaxCycleMs);
+  o.max_batch = r.integer("max_batch", o.max_batch, 1, kMaxBatchOption);
+  o.work_conserving = r.flag("work_conserving", o.work_conserving);
+  o.adapt_rates = r.flag("adapt_rates", o.adapt_rates);
+  o.rates = read_rate_options(r);
+  o.drop_expired = r.flag("drop_expired", o.drop_expired);
+  o.early_drop = r.flag("early_drop", o.early_drop);
+  r.done();
   return o;
 }
 
@@ -77,6 +79,7 @@ constexpr double kTol = 1e-9;
 
 class NexusPolicy final : public Policy {
  public:
+  void check_options(const nlohmann::json& options) const override { read_options(options); }
   PartitionLayout start(const PolicyContext& ctx) override {
     ctx_ = &ctx;
     o_ = read_options(ctx.options);

@@ -18,6 +18,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,14 @@ class Policy {
   virtual void on_arrival(int /*model*/, double /*t*/) {}
   virtual void on_completion(const Completion& /*c*/) {}
   virtual Decision decide(const View& view) = 0;
+  // Reads `options` (the experiment's policy_options[name]) as start() would, so an experiment is
+  // refused before anything runs: throws std::invalid_argument naming an unknown key, a wrong type
+  // or a value out of range (runtime/sched/options.h).
+  // The default: a policy with no options.
+  virtual void check_options(const nlohmann::json& options) const {
+    if (!options.is_null() && !options.empty())
+      throw std::invalid_argument("this policy takes no options, got " + options.dump());
+  }
 };
 
 }  // namespace dstack::sched

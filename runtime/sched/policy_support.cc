@@ -6,10 +6,10 @@
 
 namespace dstack::sched {
 
-RateOptions read_rate_options(const nlohmann::json& j) {
+RateOptions read_rate_options(OptionReader& r) {
   RateOptions o;
-  o.epoch_s = j.value("epoch_s", o.epoch_s);
-  o.ewma = j.value("ewma", o.ewma);
+  o.epoch_s = r.positive("epoch_s", o.epoch_s);
+  o.ewma = r.number("ewma", o.ewma, 0.0, 1.0);
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/analysis/batch_optimizer.h"
+#include "runtime/sched/options.h"
 #include "runtime/sched/policy.h"
 
 namespace dstack::sched {
@@ -20,7 +21,7 @@ struct RateOptions {
   double epoch_s = 0.5;  // length of an estimation epoch
   double ewma = 0.5;     // weight of the newest epoch
 };
-RateOptions read_rate_options(const nlohmann::json& j);
+RateOptions read_rate_options(OptionReader& r);
 
 // Per-model arrival rates: the configured ones at first, then at each epoch's end
 // rate = ewma·(arrivals in the epoch / its length) + (1 − ewma)·rate. The configured rate is only

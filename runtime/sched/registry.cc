@@ -49,4 +49,8 @@ std::unique_ptr<Policy> make_policy(const std::string& name) {
   throw std::invalid_argument("unknown policy '" + name + "'; choose " + valid);
 }
 
+void check_policy_options(const std::string& name, const nlohmann::json& options) {
+  make_policy(name)->check_options(options);
+}
+
 }  // namespace dstack::sched

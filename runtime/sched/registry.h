@@ -20,5 +20,7 @@ const std::vector<PolicyEntry>& policies();
 std::vector<std::string> policy_names();
 // Throws std::invalid_argument naming the registered policies for an unknown name.
 std::unique_ptr<Policy> make_policy(const std::string& name);
+// The policy's check_options: throws std::invalid_argument for an unknown policy or bad options.
+void check_policy_options(const std::string& name, const nlohmann::json& options);
 
 }  // namespace dstack::sched

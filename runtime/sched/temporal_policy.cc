@@ -42,11 +42,13 @@ struct Options {
 };
 
 Options read_options(const nlohmann::json& j) {
+  OptionReader r(j, "temporal");
   Options o;
-  o.cycle_ms = j.value("cycle_ms", o.cycle_ms);
-  o.max_batch = j.value("max_batch", o.max_batch);
-  o.rates = read_rate_options(j);
-  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  o.cycle_ms = r.number("cycle_ms", o.cycle_ms, 0.0, kMaxCycleMs);
+  o.max_batch = r.integer("max_batch", o.max_batch, 1, kMaxBatchOption);
+  o.rates = read_rate_options(r);
+  o.drop_expired = r.flag("drop_expired", o.drop_expired);
+  r.done();
   return o;
 }
 
@@ -55,6 +57,7 @@ constexpr double kHeadroom = 0.9;
 
 class TemporalPolicy final : public Policy {
  public:
+  void check_options(const nlohmann::json& options) const override { read_options(options); }
   PartitionLayout start(const PolicyContext& ctx) override {
     ctx_ = &ctx;
     o_ = read_options(ctx.options);

@@ -27,15 +27,18 @@ struct Options {
 };
 
 Options read_options(const nlohmann::json& j) {
+  OptionReader r(j, "triton");
   Options o;
-  o.max_batch = std::max<int64_t>(1, j.value("max_batch", o.max_batch));
-  o.max_queue_delay_ms = std::max(0.0, j.value("max_queue_delay_ms", o.max_queue_delay_ms));
-  o.drop_expired = j.value("drop_expired", o.drop_expired);
+  o.max_batch = r.integer("max_batch", o.max_batch, 1, kMaxBatchOption);
+  o.max_queue_delay_ms = r.number("max_queue_delay_ms", o.max_queue_delay_ms, 0.0, kMaxCycleMs);
+  o.drop_expired = r.flag("drop_expired", o.drop_expired);
+  r.done();
   return o;
 }
 
 class TritonPolicy final : public Policy {
  public:
+  void check_options(const nlohmann::json& options) const override { read_options(options); }
   PartitionLayout start(const PolicyContext& ctx) override {
     o_ = read_options(ctx.options);
     delay_s_.assign(ctx.models.size(), o_.max_queue_delay_ms * 1e-3);

@@ -57,6 +57,11 @@ class ConfigReader {
     throw ConfigError(fmt::format("{}:{}: {}: {}", file_.string(), at.Mark().line + 1, key, what));
   }
 
+  // A message that names its key itself.
+  [[noreturn]] void fail_plain(const YAML::Node& at, const std::string& what) const {
+    throw ConfigError(fmt::format("{}:{}: {}", file_.string(), at.Mark().line + 1, what));
+  }
+
   // `node` must be a map whose keys are all in `allowed` (each once).
   void check_keys(const YAML::Node& node, const std::string& path, const Keys& allowed,
                   const std::string& kind_hint = "") const {
@@ -352,6 +357,13 @@ ExperimentConfig read_config(const ConfigReader& r, const YAML::Node& root, cons
     for (const auto& kv : options) {
       r.choice_at(kv.first, "policy_options." + kv.first.Scalar(), r.choices().policies);
       c.policy_options[kv.first.Scalar()] = yaml_to_json(kv.second);
+      if (r.choices().check_policy_options) {
+        try {
+          r.choices().check_policy_options(kv.first.Scalar(), c.policy_options[kv.first.Scalar()]);
+        } catch (const std::invalid_argument& e) {
+          r.fail_plain(kv.second, e.what());
+        }
+      }
     }
   }
   return c;

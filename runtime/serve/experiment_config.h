@@ -41,6 +41,7 @@
 //     max_batch: 64              # arenas and CUDA graphs prepared for batches 1..max_batch (default 64)
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -57,6 +58,9 @@ struct ConfigChoices {
   std::vector<std::string> models;
   std::vector<std::string> policies;
   std::vector<std::string> devices;
+  // Checks policy_options[policy] (sched::check_policy_options where the policies are linked):
+  // throws std::invalid_argument naming the bad key. Unset: the options are kept unchecked.
+  std::function<void(const std::string& policy, const nlohmann::json& options)> check_policy_options;
 };
 
 class ConfigError : public std::invalid_argument {

@@ -15,7 +15,11 @@ namespace {
 const std::filesystem::path kFixtures = DSTACK_SERVE_FIXTURES;
 
 ConfigChoices choices() {
-  return {{"resnet50", "resnet18", "mobilenet_v2", "alexnet"}, {"dstack", "temporal", "triton"}, {"h100_sxm", "a100"}};
+  ConfigChoices c;
+  c.models = {"resnet50", "resnet18", "mobilenet_v2", "alexnet"};
+  c.policies = {"dstack", "temporal", "triton"};
+  c.devices = {"h100_sxm", "a100"};
+  return c;
 }
 
 // A valid config; each error case edits one part of it. Line numbers: device 1, duration_s 2,
