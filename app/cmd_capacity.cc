@@ -17,7 +17,9 @@
 #include "app/cli_common.h"
 #include "app/commands.h"
 #include "app/experiment_options.h"
+#include "app/interrupt.h"
 #include "models/zoo.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/sched/registry.h"
 #include "runtime/serve/capacity.h"
 #include "runtime/serve/experiment_runner.h"
@@ -117,16 +119,10 @@ nlohmann::json probe_json(const serve::ProbeResult& p) {
           {"goodput_rps", p.goodput_rps}};
 }
 
-std::ofstream open_out(const fs::path& file) {
-  fs::create_directories(file.parent_path());
-  std::ofstream out(file);
-  if (!out) throw std::runtime_error("cannot write " + file.string());
-  return out;
-}
-
 void write_outputs(const fs::path& dir, const std::vector<PolicyCapacity>& rows, const nlohmann::json& provenance) {
   {
-    auto f = open_out(dir / "capacity.csv");
+    AtomicFile file(dir / "capacity.csv");
+    std::ostream& f = file.out();
     f << "policy,capacity,slo_attainment_at_capacity,goodput_rps_at_capacity,dstack_over_policy,probes\n";
     for (const auto& r : rows) {
       const serve::ProbeResult* at = r.result.at_capacity();
@@ -134,14 +130,17 @@ void write_outputs(const fs::path& dir, const std::vector<PolicyCapacity>& rows,
                        at ? csv_number(at->slo_attainment) : "", at ? fmt::format("{:.6g}", at->goodput_rps) : "",
                        csv_number(r.dstack_ratio), r.result.probes.size());
     }
+    file.commit();
   }
   {
-    auto f = open_out(dir / "probes.csv");
+    AtomicFile file(dir / "probes.csv");
+    std::ostream& f = file.out();
     f << "policy,load,slo_attainment,worst_model,worst_model_attainment,goodput_rps,pass\n";
     for (const auto& r : rows)
       for (const auto& p : r.result.probes)
         f << fmt::format("{},{:.6g},{},{},{},{:.6g},{}\n", r.policy, p.load, csv_number(p.slo_attainment),
                          p.worst_model, csv_number(p.worst_model_attainment), p.goodput_rps, p.pass ? 1 : 0);
+    file.commit();
   }
   nlohmann::json policies = nlohmann::json::array();
   for (const auto& r : rows) {
@@ -157,8 +156,8 @@ void write_outputs(const fs::path& dir, const std::vector<PolicyCapacity>& rows,
                         {"dstack_over_policy_bound", r.bound},
                         {"probes", probes}});
   }
-  open_out(dir / "capacity.json") << nlohmann::json{{"provenance", provenance}, {"policies", policies}}.dump(2)
-                                  << "\n";
+  write_file_atomically(dir / "capacity.json",
+                        nlohmann::json{{"provenance", provenance}, {"policies", policies}}.dump(2) + "\n");
 }
 
 }  // namespace
@@ -193,6 +192,7 @@ void register_capacity(CLI::App& app) {
           "--kernel-times FILE (a measured profile's P.kernels.csv)",
           a->config));
     const fs::path out = a->out.empty() ? "out/" + c.name + "-capacity" : a->out;
+    require_writable_folder(out);
 
     const std::shared_ptr<const sim::CostModel> cost = options_cost(a->common);
     // The device and the cost model do not depend on the load, so one target serves every probe;
@@ -218,9 +218,17 @@ void register_capacity(CLI::App& app) {
     const std::size_t bound = probe_bound(search);
     const std::size_t total = bound * c.policies.size();
     auto bar = std::make_unique<Progress>("capacity " + c.name);
+    report_interrupts(fmt::format("capacity {} into {}", c.name, out.string()));
     std::vector<PolicyCapacity> rows;
     for (std::size_t k = 0; k < c.policies.size(); ++k) {
       const std::string& policy = c.policies[k];
+      std::string searched;
+      for (const auto& r : rows)
+        searched += fmt::format("{}{} {}", searched.empty() ? "" : ", ", r.policy,
+                                capacity_cell(r.result, search.resolution));
+      set_interrupt_progress(fmt::format("{}{} was being searched; nothing was written (the outputs are written "
+                                         "once every policy's search is done)",
+                                         searched.empty() ? "" : "searched " + searched + "; ", policy));
       std::size_t probed = 0;
       bar->update(k * bound, total);
       const auto probe = [&](double load) {

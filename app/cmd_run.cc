@@ -12,6 +12,7 @@
 #include "app/cli_common.h"
 #include "app/commands.h"
 #include "app/experiment_options.h"
+#include "app/interrupt.h"
 #include "app/model_source.h"
 #include "models/zoo.h"
 #include "runtime/sched/registry.h"
@@ -146,7 +147,16 @@ void register_run(CLI::App& app) {
       return std::shared_ptr<const models::Graph>(&shape_graph(spec), [](const models::Graph*) {});
     };
     auto bar = std::make_shared<Progress>("run " + c.name);
-    o.on_policy = [bar](const std::string&, std::size_t i, std::size_t n) { bar->update(i, n); };
+    report_interrupts(fmt::format("run {} into {}", c.name, out));
+    o.on_policy = [bar, &c](const std::string& name, std::size_t i, std::size_t n) {
+      bar->update(i, n);
+      std::string done;
+      for (std::size_t k = 0; k < i; ++k) done += (k ? ", " : "") + c.policies[k];
+      set_interrupt_progress(fmt::format("{}{} was running (its folder may hold .partial files; comparison.csv is "
+                                         "written last, so there is none)",
+                                         done.empty() ? "" : "finished " + done + " (complete outputs); ",
+                                         name));
+    };
     const serve::ExperimentOutcome e = serve::run_experiment(c, target, o);
     bar->update(c.policies.size(), c.policies.size());
     bar.reset();

@@ -12,6 +12,7 @@
 #include "app/cli_common.h"
 #include "app/commands.h"
 #include "kernels/precision.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/sim/cost_model.h"
 #include "runtime/sim/device_spec.h"
 #include "runtime/sim/profile.h"
@@ -159,14 +160,14 @@ void register_sim_profile(CLI::App& sim_cmd) {
           const auto s = simulate(m, b, precision, d, sms, mode, dispatch, *cost);
           points.push_back({m, b, sms, precision, s.latency_s * 1e3});
         }
-    std::ofstream out(a->out);
-    if (!out) throw std::invalid_argument("cannot write " + a->out);
+    AtomicFile file(a->out);
     sim::write_profile_csv(
-        out, points,
+        file.out(), points,
         {"simulated: true", fmt::format("device: {} ({})", d.name, d.file),
          fmt::format("mode: {}, dispatch: {}, cost model: {}", sim::sim_mode_name(mode), dispatch_mode_name(dispatch),
                      cost->name()),
          fmt::format("commit: {}", commit_string())});
+    file.commit();
     fmt::print("simulated: wrote {} points to {} ({} on {}, {} mode)\n", points.size(), a->out, a->model, d.name,
                sim::sim_mode_name(mode));
   });

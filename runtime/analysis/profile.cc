@@ -1,3 +1,4 @@
+#include "runtime/core/atomic_file.h"
 #include "runtime/analysis/profile.h"
 
 #include <fmt/format.h>
@@ -30,13 +31,6 @@ fs::path profile_kernels_file(const fs::path& csv) {
 
 namespace {
 
-std::ofstream open_for_writing(const fs::path& file) {
-  if (file.has_parent_path()) fs::create_directories(file.parent_path());
-  std::ofstream out(file);
-  if (!out) throw std::runtime_error("cannot write " + file.string() + " (check the folder exists and is writable)");
-  return out;
-}
-
 std::string comment_lines(const nlohmann::json& provenance) {
   std::string s;
   for (const auto& [key, value] : provenance.items())
@@ -48,26 +42,30 @@ std::string comment_lines(const nlohmann::json& provenance) {
 }  // namespace
 
 void write_profile(const Profile& profile, const fs::path& csv) {
+  // Each file whole or not at all (AtomicFile); the sidecar, which names the other two, last.
   {
-    std::ofstream out = open_for_writing(csv);
+    AtomicFile file(csv);
+    std::ostream& out = file.out();
     out << comment_lines(profile.provenance) << "model,batch,sms,precision,latency_ms,min_ms,max_ms,repeats\n";
     for (const auto& r : profile.models)
       out << fmt::format("{},{},{},{},{:.6f},{:.6f},{:.6f},{}\n", r.point.model, r.point.batch, r.point.sms,
                          kernels::precision_name(r.point.precision), r.point.latency_ms, r.min_ms, r.max_ms,
                          r.repeats);
+    file.commit();
   }
   {
-    std::ofstream out = open_for_writing(profile_kernels_file(csv));
+    AtomicFile file(profile_kernels_file(csv));
+    std::ostream& out = file.out();
     out << comment_lines(profile.provenance) << sim::kProfileKernelColumns << "\n";
     for (const auto& k : profile.kernels)
       out << fmt::format("{},{},{},{},{},{},{:.4f}\n", k.model, k.batch, k.sms, kernels::precision_name(k.precision),
                          k.index, k.kernel, k.time_us);
+    file.commit();
   }
-  std::ofstream out = open_for_writing(profile_sidecar(csv));
   nlohmann::json side = profile.provenance;
   side["files"] = {{"models", csv.filename().string()}, {"kernels", profile_kernels_file(csv).filename().string()}};
   side["points"] = profile.models.size();
-  out << side.dump(2) << "\n";
+  write_file_atomically(profile_sidecar(csv), side.dump(2) + "\n");
 }
 
 Profile read_profile(const fs::path& csv) {

@@ -6,7 +6,10 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <regex>
+
+#include "runtime/core/atomic_file.h"
 
 namespace dstack {
 namespace {
@@ -105,8 +108,14 @@ void write_npy(const std::string& path, const NpyArray& a) {
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
-  std::ofstream out(path, std::ios::binary);
-  if (!out) fail(path, "cannot create the file");
+  // Whole or not at all: an interrupted write leaves no truncated array under the name.
+  std::unique_ptr<AtomicFile> file;
+  try {
+    file = std::make_unique<AtomicFile>(path, std::ios::out | std::ios::binary);
+  } catch (const std::runtime_error&) {
+    fail(path, "cannot create the file");
+  }
+  std::ostream& out = file->out();
   out.write("\x93NUMPY\x01\x00", 8);
   const auto len = static_cast<uint16_t>(header.size());
   const char len_bytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
@@ -114,6 +123,11 @@ void write_npy(const std::string& path, const NpyArray& a) {
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
   out.write(reinterpret_cast<const char*>(a.data.data()), static_cast<std::streamsize>(a.data.size() * sizeof(float)));
   if (!out) fail(path, "write failed");
+  try {
+    file->commit();
+  } catch (const std::runtime_error&) {
+    fail(path, "write failed");
+  }
 }
 
 }  // namespace dstack

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "runtime/sched/oracle.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/sched/registry.h"
 #include "runtime/serve/perfetto_trace.h"
 #include "runtime/serve/serve_loop.h"
@@ -14,13 +15,6 @@
 namespace dstack::serve {
 namespace fs = std::filesystem;
 namespace {
-
-std::ofstream open_out(const fs::path& file) {
-  fs::create_directories(file.parent_path());
-  std::ofstream out(file);
-  if (!out) throw std::runtime_error("cannot write " + file.string());
-  return out;
-}
 
 // The configured mean rate of a model over [from, to): the spec's integral for rate-driven kinds,
 // the generated arrivals for traces.
@@ -95,6 +89,7 @@ PolicyRun ExperimentSetup::serve_policy(const std::string& name) const {
 }
 
 ExperimentOutcome run_experiment(const ExperimentConfig& c, const ServingTarget& target, const RunOptions& o) {
+  require_writable_folder(o.out_dir);
   const sim::DeviceSpec& device = target.device;
   const ExperimentSetup setup(c, target, o.load_graph);
   const std::vector<std::string>& names = setup.names();
@@ -122,32 +117,40 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const ServingTarget&
       prov["wall_clock"] = clock_summary_json(*po.clock);
     }
     const fs::path dir = o.out_dir / name;
+    // Each file whole or not at all (AtomicFile): an interrupted run leaves none half-written.
     {
-      auto f = open_out(dir / "metrics.csv");
-      write_metrics_csv(f, po.metrics);
-    }
-    open_out(dir / "metrics.json") << metrics_to_json(po.metrics, prov).dump(2) << "\n";
-    {
-      auto f = open_out(dir / "requests.csv");
-      write_requests_csv(f, r, c);
+      AtomicFile f(dir / "requests.csv");
+      write_requests_csv(f.out(), r, c);
+      f.commit();
     }
     {
-      auto f = open_out(dir / "runs.csv");
-      write_runs_csv(f, r, c);
+      AtomicFile f(dir / "runs.csv");
+      write_runs_csv(f.out(), r, c);
+      f.commit();
     }
+    {
+      AtomicFile f(dir / "metrics.csv");
+      write_metrics_csv(f.out(), po.metrics);
+      f.commit();
+    }
+    write_file_atomically(dir / "metrics.json", metrics_to_json(po.metrics, prov).dump(2) + "\n");
     ServeTrace trace(fmt::format("{} ({} SMs), {}, policy {}", device.name, device.sm_count, target.label, name));
     for (const auto& x : r.runs)
       trace.add_slice({x.partition, x.first_sm, x.partition_sms, names[static_cast<std::size_t>(x.model)], x.batch,
                        x.started_s, x.finished_s});
-    auto f = open_out(dir / "trace.json");
-    trace.write(f, prov);
+    {
+      AtomicFile f(dir / "trace.json");
+      trace.write(f.out(), prov);
+      f.commit();
+    }
     out.policies.push_back(std::move(po));
   }
-  open_out(o.out_dir / "config.json") << to_json(c).dump(2) << "\n";
+  write_file_atomically(o.out_dir / "config.json", to_json(c).dump(2) + "\n");
   fs::copy_file(c.file, o.out_dir / "config.yaml", fs::copy_options::overwrite_existing);
   {
-    auto f = open_out(o.out_dir / "comparison.csv");
-    write_comparison_csv(f, out);
+    AtomicFile f(o.out_dir / "comparison.csv");
+    write_comparison_csv(f.out(), out);
+    f.commit();
   }
   nlohmann::json cmp = {{"provenance", out.provenance}, {"policies", nlohmann::json::array()}};
   for (const auto& p : out.policies) {
@@ -155,7 +158,7 @@ ExperimentOutcome run_experiment(const ExperimentConfig& c, const ServingTarget&
     if (p.clock) row["wall_clock"] = clock_summary_json(*p.clock);
     cmp["policies"].push_back(std::move(row));
   }
-  open_out(o.out_dir / "comparison.json") << cmp.dump(2) << "\n";
+  write_file_atomically(o.out_dir / "comparison.json", cmp.dump(2) + "\n");
   return out;
 }
 
