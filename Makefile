@@ -4,8 +4,11 @@ BUILD_TYPE    ?= Release
 DSTACK_WERROR ?= OFF
 JOBS          ?= $(shell nproc)
 CMAKE_ARGS    ?=
+SANITIZE      ?= 1
+SANITIZE_DIR  ?= build-sanitize
+ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 
-.PHONY: all build setup configure test gpu-check bench demo figures gpu-deps clean
+.PHONY: all build setup configure test sanitize gpu-check bench demo figures gpu-deps clean
 
 all: build
 
@@ -27,8 +30,20 @@ configure:
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The CPU suite, then (unless SANITIZE=0) the same suite on a CPU-only build under AddressSanitizer
+# and UndefinedBehaviorSanitizer (make sanitize).
 test: build
 	cd $(BUILD_DIR) && ctest -L cpu --output-on-failure -j $(JOBS)
+	@if [ "$(SANITIZE)" != 0 ]; then $(MAKE) --no-print-directory sanitize; fi
+
+# The CPU side built with ASan + UBSan (no CUDA: quick) in $(SANITIZE_DIR), and the CPU suite under it;
+# the first report fails the run. LeakSanitizer is on where the machine allows it (see README).
+sanitize:
+	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -DDSTACK_ENABLE_CUDA=OFF \
+	  -DDSTACK_SANITIZE=address,undefined -DDSTACK_BUILD_BENCH=OFF -DDSTACK_WERROR=$(DSTACK_WERROR) $(CMAKE_ARGS)
+	cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	cd $(SANITIZE_DIR) && ASAN_OPTIONS=$(ASAN_OPTIONS) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest -L cpu --output-on-failure -j $(JOBS)
 
 # Everything that needs a GPU; logs and CSV/JSON under results/gpu-check/<gpu>/. See README.
 gpu-check:
@@ -53,4 +68,4 @@ gpu-deps:
 	tools/pack-gpu-deps.sh .gpu-deps
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
