@@ -1,7 +1,7 @@
 // How fast the simulator serves whole experiments: per policy, simulated seconds per host second
 // (counter sim_s_per_host_s: the serving loop, the policy and the simulated GPU together, from the
 // first arrival to the last completion) on the demo mix and on experiments/baselines/mix6.yaml at
-// load 1 and 2. The targets (issue 15): every demo policy >= 20x real time, dstack >= 300x, on one
+// load 1 and 2. The targets: every demo policy >= 20x real time, dstack >= 300x, on one
 // core. Arrivals, plans and the oracle's caches are made before timing (a policy's first run warms
 // the plans; the measured iterations repeat it).
 #include <benchmark/benchmark.h>

@@ -156,7 +156,7 @@ if [ "$failed" = 0 ]; then
     skip bench "benchmarks not built (Google Benchmark missing: run tools/pack-gpu-deps.sh here first)"
   fi
   # A measured profile (whole models and every kernel, by batch and partition size) and the
-  # parallelism model's knees against it: the data issue 6's knee tables wait for.
+  # parallelism model's knees against it: the data the knee tables wait for.
   step profile optional timeout 240 "$build/app/dstack" profile resnet50,mobilenet_v2,bert_base --backend gpu \
     --batches 1,2,4,8,16,32 --repeats 5 --kernel-repeats 1 --stop-after-ms 100 -o "$out/profile.csv"
   if ! wanted knee || [ -f "$out/profile.csv" ]; then
