@@ -3,12 +3,15 @@
 // provenance (runtime/analysis/profile.h).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "app/cli_common.h"
 #include "app/commands.h"
+#include "app/interrupt.h"
 #include "app/model_source.h"
 #include "runtime/analysis/profile.h"
+#include "runtime/core/atomic_file.h"
 #include "runtime/sim/simulate.h"
 #ifdef DSTACK_HAVE_GPU_EXECUTOR
 #include "runtime/backend/cuda/gpu_profiler.h"
@@ -152,6 +155,11 @@ void register_profile(CLI::App& app) {
     const auto models = parse_model_list(a->models);
     const auto batches = parse_int_list(a->batches, "--batches");
     const auto precision = kernels::parse_precision(a->precision);
+    require_writable_folder(std::filesystem::path(a->out).parent_path().empty()
+                                ? std::filesystem::path(".")
+                                : std::filesystem::path(a->out).parent_path());
+    report_interrupts(fmt::format("profile {} into {}", a->models, a->out));
+    set_interrupt_progress("nothing was written (the profile's three files are written once every model is profiled)");
     analysis::Profile p = a->backend == "gpu" ? profile_measured(*a, models, batches, precision)
                                               : profile_sim(*a, models, batches, precision);
     analysis::write_profile(p, a->out);

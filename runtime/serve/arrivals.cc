@@ -234,7 +234,16 @@ std::vector<double> generate_arrivals(const ArrivalSpec& spec, double duration_s
     throw std::invalid_argument(fmt::format("arrivals: duration must be positive, not {} s", duration_s));
   validate_arrival_spec(spec);
   PortableRandom random(seed);
-  if (has_rate_function(spec.kind)) return rescaled_renewal(spec, duration_s, random);
+  if (has_rate_function(spec.kind)) {
+    // An absurd rate or duration would allocate until the machine gives up: refuse it by its mean.
+    const double expected = expected_arrivals(spec, 0, duration_s);
+    if (!(expected <= kMaxArrivalsPerModel))
+      throw std::invalid_argument(fmt::format(
+          "arrivals: {:.3g} requests expected in {:g} s (the rate's integral) exceed the limit of {:.0e} per model; "
+          "shorten the duration or lower the rate",
+          expected, duration_s, kMaxArrivalsPerModel));
+    return rescaled_renewal(spec, duration_s, random);
+  }
   if (spec.kind == ArrivalKind::Azure) return azure_arrivals(read_azure_function(spec.file, spec.azure), spec, duration_s, random);
   std::vector<double> times;
   for (double t : read_arrival_trace(spec.file))

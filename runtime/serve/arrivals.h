@@ -82,6 +82,9 @@ double rate_at(const ArrivalSpec& spec, double t_s);
 // The expected number of arrivals in [t0, t1) (the integral of the rate): offered load for the metrics.
 double expected_arrivals(const ArrivalSpec& spec, double t0_s, double t1_s);
 
+// The most arrivals a rate-driven spec may expect over an experiment (generate_arrivals refuses more).
+constexpr double kMaxArrivalsPerModel = 1e7;
+
 // Sorted arrival times in [0, duration_s). Changing rates use time rescaling: a unit-rate renewal
 // process (exponential, Gamma(1/cv^2) or constant gaps, the constant one with a seeded phase) is mapped
 // through the inverse of the integrated rate, so Gamma burstiness survives every rate change.

@@ -47,10 +47,20 @@ void write_runs_csv(std::ostream& out, const ServeResult& r, const ExperimentCon
 ExperimentSetup::ExperimentSetup(const ExperimentConfig& c, const ServingTarget& target,
                                  const std::function<std::shared_ptr<const models::Graph>(const std::string&)>& load_graph)
     : config_(c), target_(target) {
+  // Policies wake every epoch (0.5 s by default) and metrics bin by the second: a duration of
+  // years would run for days without a word.
+  if (!(c.duration_s <= kMaxDurationS))
+    throw std::invalid_argument(fmt::format("duration_s {:g} s exceeds the limit of {:g} s (a day of simulated "
+                                            "time); split a longer study into several runs",
+                                            c.duration_s, kMaxDurationS));
   for (const auto& m : c.models) {
     graphs_.push_back(load_graph(m.model));
     names_.push_back(m.name);
-    arrivals_.push_back(generate_arrivals(m.workload, c.duration_s, model_seed(c.seed, m.name)));
+    try {
+      arrivals_.push_back(generate_arrivals(m.workload, c.duration_s, model_seed(c.seed, m.name)));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("model {}: {}", m.name, e.what()));
+    }
   }
   oracle_ = std::make_unique<sched::ParallelismOracle>(target.device, graphs_, names_, c.precision, target.cost);
   ctx_.oracle = oracle_.get();

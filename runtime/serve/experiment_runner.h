@@ -23,6 +23,9 @@
 
 namespace dstack::serve {
 
+// The longest experiment an ExperimentSetup accepts, in simulated (or wall) seconds.
+constexpr double kMaxDurationS = 86400;
+
 struct RunOptions {
   std::filesystem::path out_dir;
   std::string commit;
