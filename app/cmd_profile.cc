@@ -155,9 +155,8 @@ void register_profile(CLI::App& app) {
     const auto models = parse_model_list(a->models);
     const auto batches = parse_int_list(a->batches, "--batches");
     const auto precision = kernels::parse_precision(a->precision);
-    require_writable_folder(std::filesystem::path(a->out).parent_path().empty()
-                                ? std::filesystem::path(".")
-                                : std::filesystem::path(a->out).parent_path());
+    const std::filesystem::path out_dir = std::filesystem::path(a->out).parent_path();
+    require_writable_folder(out_dir.empty() ? "." : out_dir);
     report_interrupts(fmt::format("profile {} into {}", a->models, a->out));
     set_interrupt_progress("nothing was written (the profile's three files are written once every model is profiled)");
     analysis::Profile p = a->backend == "gpu" ? profile_measured(*a, models, batches, precision)

@@ -8,6 +8,7 @@
 
 #include "models/zoo.h"
 #include "runtime/analysis/profile.h"
+#include "test/test_files.h"
 
 namespace dstack::analysis {
 namespace {
@@ -24,18 +25,9 @@ Profile resnet18_profile() {
   return simulated_profile(m.graph, "resnet18", o, h100(), sim::RooflineCostModel{}, "test");
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::slurp;
 
-fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::path(::testing::TempDir()) / ("dstack_profile_" + name);
-  fs::remove_all(d);
-  return d;
-}
+fs::path temp_dir(const std::string& name) { return test::fresh_temp_dir("profile_" + name); }
 
 TEST(SimulatedProfile, EveryPointAndKernel) {
   const Profile p = resnet18_profile();

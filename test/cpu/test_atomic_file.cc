@@ -3,28 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "runtime/core/atomic_file.h"
+#include "test/test_files.h"
 
 namespace dstack {
 namespace {
 namespace fs = std::filesystem;
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("dstack_atomic_" + name);
-  fs::remove_all(d);
-  return d;
-}
+std::string read(const fs::path& p) { return test::slurp(p); }
+fs::path fresh_dir(const std::string& name) { return test::fresh_temp_dir("atomic_" + name); }
 
 TEST(AtomicFile, CommitPutsTheWholeTextUnderTheNameAndNoPartialFile) {
   const fs::path d = fresh_dir("commit");
