@@ -8,7 +8,7 @@ SANITIZE      ?= 1
 SANITIZE_DIR  ?= build-sanitize
 ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1
 
-.PHONY: all build setup configure test sanitize gpu-check bench demo figures gpu-deps clean
+.PHONY: all build setup configure test sanitize sanitize-build fuzz soak gpu-check bench demo figures gpu-deps clean
 
 all: build
 
@@ -16,7 +16,7 @@ all: build
 # toolkit is not a Debian package here; without it dstack builds with the simulator only.
 SETUP_PACKAGES := build-essential cmake git binutils googletest libgtest-dev libbenchmark-dev \
                   libcli11-dev libfmt-dev nlohmann-json3-dev libonnx-dev libprotobuf-dev libyaml-cpp-dev \
-                  python3-matplotlib
+                  python3-matplotlib clang libclang-rt-14-dev
 setup:
 	@missing=$$(for p in $(SETUP_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "setup: all packages present"; else \
@@ -36,14 +36,32 @@ test: build
 	cd $(BUILD_DIR) && ctest -L cpu --output-on-failure -j $(JOBS)
 	@if [ "$(SANITIZE)" != 0 ]; then $(MAKE) --no-print-directory sanitize; fi
 
-# The CPU side built with ASan + UBSan (no CUDA: quick) in $(SANITIZE_DIR), and the CPU suite under it;
+# The CPU side built by clang with ASan + UBSan (no CUDA: quick) in $(SANITIZE_DIR), with the libFuzzer
+# targets of fuzz/, and the CPU suite under it (each fuzz target fuzzing for DSTACK_FUZZ_SECONDS, 10);
 # the first report fails the run. LeakSanitizer is on where the machine allows it (see README).
-sanitize:
-	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -DDSTACK_ENABLE_CUDA=OFF \
-	  -DDSTACK_SANITIZE=address,undefined -DDSTACK_BUILD_BENCH=OFF -DDSTACK_WERROR=$(DSTACK_WERROR) $(CMAKE_ARGS)
+sanitize-build:
+	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -DDSTACK_ENABLE_CUDA=OFF -DDSTACK_SANITIZE=address,undefined \
+	  -DDSTACK_FUZZ=ON -DDSTACK_BUILD_BENCH=OFF -DDSTACK_WERROR=$(DSTACK_WERROR) $(CMAKE_ARGS)
 	cmake --build $(SANITIZE_DIR) -j $(JOBS)
+
+sanitize: sanitize-build
 	cd $(SANITIZE_DIR) && ASAN_OPTIONS=$(ASAN_OPTIONS) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest -L cpu --output-on-failure -j $(JOBS)
+
+# Every fuzz target for FUZZ_SECONDS (default 600) each, corpora kept in $(SANITIZE_DIR)/fuzz/corpus/;
+# a summary in FUZZ_OUT/fuzz_runs.csv (tools/fuzz.sh).
+FUZZ_SECONDS ?= 600
+FUZZ_OUT     ?= out/fuzz
+fuzz: sanitize-build
+	ASAN_OPTIONS=$(ASAN_OPTIONS) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  tools/fuzz.sh $(SANITIZE_DIR) $(FUZZ_SECONDS) $(FUZZ_OUT) $(JOBS)
+
+# The overload soak: every policy at 10x and 100x the demo's load for 30 s of simulated time, each
+# run checked (bounded queues and time, every request accounted) with its peak memory (tools/soak.py).
+SOAK_OUT ?= results/soak
+soak: build
+	python3 tools/soak.py --dstack $(BUILD_DIR)/app/dstack --out $(SOAK_OUT)
 
 # Everything that needs a GPU; logs and CSV/JSON under results/gpu-check/<gpu>/. See README.
 gpu-check:

@@ -1,5 +1,6 @@
 // `dstack infer`: run a model on a NumPy input and write its output.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <iostream>
@@ -65,6 +66,9 @@ void register_infer(CLI::App& app) {
 #endif
     models::Model m = load_model(args->model, args->seed);
     NpyArray in = read_npy(args->input);
+    if (in.data.empty())
+      throw std::invalid_argument(fmt::format("{}: an empty array (shape [{}]): give at least one sample", args->input,
+                                              fmt::join(in.shape, ", ")));
     std::vector<models::Tensor> inputs{models::Tensor{in.shape, std::move(in.data)}};
     auto t0 = std::chrono::steady_clock::now();
     std::vector<models::Tensor> out;

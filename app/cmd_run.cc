@@ -115,7 +115,9 @@ void register_run(CLI::App& app) {
       if (c.backend == serve::ServeBackend::Gpu)
         throw std::invalid_argument("--device picks the simulated GPU; on a GPU the policies plan with the shipped "
                                     "description matched to it");
-      c.device = sim::load_device(a->device).name;  // an unknown name fails here, listing the shipped ones
+      // An unknown name fails here, listing the shipped ones; a NAME.json file is checked whole.
+      const std::string name = sim::load_device(a->device).name;
+      c.device = a->device.ends_with(".json") ? a->device : name;
     }
     if (a->load != 1) {
       try {

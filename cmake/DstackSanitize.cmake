@@ -13,8 +13,21 @@ if(DSTACK_SANITIZE)
   endif()
   # GCC 12 reports false "may be used uninitialized" inside libstdc++ (std::regex, std::function)
   # once ASan instruments it; the main build keeps that warning.
-  add_compile_options(-fsanitize=${DSTACK_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer
-                      -Wno-maybe-uninitialized)
+  add_compile_options(-fsanitize=${DSTACK_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    add_compile_options(-Wno-maybe-uninitialized)
+  endif()
   add_link_options(-fsanitize=${DSTACK_SANITIZE})
   message(STATUS "dstack: sanitizers ${DSTACK_SANITIZE}")
+endif()
+
+# DSTACK_FUZZ: the libFuzzer targets in fuzz/ (clang only). fuzz/CMakeLists.txt gives the libraries
+# holding the readers the fuzzer's coverage instrumentation; the fuzz executables link its main.
+option(DSTACK_FUZZ "Build the libFuzzer targets in fuzz/ (clang; make sanitize turns it on)" OFF)
+if(DSTACK_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "DSTACK_FUZZ needs clang (libFuzzer): configure with -DCMAKE_CXX_COMPILER=clang++ "
+                        "(Debian: apt-get install clang libclang-rt-14-dev; make setup installs them)")
+  endif()
+  message(STATUS "dstack: libFuzzer targets in fuzz/")
 endif()

@@ -1,7 +1,8 @@
 """Checks what tools/figures.sh produced: every experiment folder of experiments/ (with a run.sh)
 has OUT_ROOT/<name>/provenance.json naming backend, device, commit and date, and every output it
 lists exists and is well-formed: CSV with a header and at least one row of as many cells, JSON that
-parses, PNG with the PNG signature and under 1 MB. Exits non-zero naming each problem."""
+parses, PNG with the PNG signature and under 1 MB; a folder marked INCOMPLETE (an interrupted run)
+fails. Exits non-zero naming each problem."""
 import argparse
 import csv
 import json
@@ -50,6 +51,10 @@ def main():
     problems = []
     for name in names:
         d = os.path.join(a.out_root, name)
+        if os.path.isfile(os.path.join(d, "INCOMPLETE")):  # tools/figures.sh marks an interrupted experiment
+            with open(os.path.join(d, "INCOMPLETE")) as f:
+                problems.append(f"{name}: marked INCOMPLETE ({f.read().strip()})")
+            continue
         prov_path = os.path.join(d, "provenance.json")
         if not os.path.isfile(prov_path):
             problems.append(f"{name}: no provenance.json in {d}")

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -63,27 +64,45 @@ NpyArray read_npy(const std::string& path) {
   if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) fail(path, "header has no 'shape'");
   NpyArray a;
   const std::string dims = m[1];
-  static const std::regex number(R"(\d+)");
-  std::sregex_iterator it(dims.begin(), dims.end(), number), end;
-  int64_t count = 1;
-  for (; it != end; ++it) {
-    a.shape.push_back(std::stoll(it->str()));
-    count *= a.shape.back();
-  }
+  static const std::regex dim_syntax(R"(\s*(\d+\s*(,\s*\d+\s*)*,?\s*)?)");
+  if (!std::regex_match(dims, dim_syntax))
+    fail(path, fmt::format("header shape ({}) is not a tuple of non-negative integers", dims));
 
   size_t elem = 0;
   if (descr == "<f4" || descr == "<f8" || descr == "<i8" || descr == "<i4")
     elem = descr[2] == '8' ? 8 : 4;
   else
     fail(path, fmt::format("dtype '{}' is not supported: use float32 ('<f4'); float64 and int32/int64 are converted", descr));
+
+  // The header is checked against the bytes the file really holds before anything is allocated, so a
+  // header that lies about its shape is an error, not an allocation of its claimed size.
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto data_bytes = static_cast<uint64_t>(in.tellg() - data_start);
+  in.seekg(data_start);
+  static const std::regex number(R"(\d+)");
+  uint64_t count = 1;
+  bool overflow = false;
+  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
+    const std::string digits = it->str();
+    const uint64_t d = digits.size() > 18 ? UINT64_MAX : std::stoull(digits);
+    if (d > static_cast<uint64_t>(INT64_MAX)) overflow = true;
+    a.shape.push_back(overflow ? INT64_MAX : static_cast<int64_t>(d));
+    if (d != 0 && count > UINT64_MAX / elem / d) overflow = true;
+    if (!overflow) count *= d;
+  }
+  if (overflow || count * elem != data_bytes)
+    fail(path, fmt::format("the header's shape ({}) of {}-byte elements needs {} bytes of data, but {} follow the "
+                           "header: the file is {} or its header is wrong",
+                           dims, elem, overflow ? std::string("more than 2^64") : std::to_string(count * elem),
+                           data_bytes, !overflow && data_bytes > count * elem ? "longer than its array" : "truncated"));
   std::vector<char> raw(static_cast<size_t>(count) * elem);
   if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size())))
     fail(path, fmt::format("truncated data: shape ({}) needs {} bytes", fmt::join(a.shape, ", "), raw.size()));
-  if (in.peek() != std::char_traits<char>::eof()) fail(path, "trailing bytes after the array data");
 
   if (descr == "<f4") {
     a.data.resize(static_cast<size_t>(count));
-    std::memcpy(a.data.data(), raw.data(), raw.size());
+    if (!raw.empty()) std::memcpy(a.data.data(), raw.data(), raw.size());  // an empty vector's data() may be null
   } else if (descr == "<f8") {
     a.data.resize(static_cast<size_t>(count));
     for (size_t i = 0; i < a.data.size(); ++i) {

@@ -162,6 +162,7 @@ std::vector<double> rescaled_renewal(const ArrivalSpec& spec, double duration_s,
     if (spec.kind == ArrivalKind::Poisson) u += random.exponential();
     else if (spec.kind == ArrivalKind::Gamma) u += random.gamma(shape) / shape;
     else if (!times.empty()) u += 1;
+    if (!std::isfinite(u)) throw std::logic_error(fmt::format("{} arrivals: a gap that is not finite", arrival_kind_name(spec.kind)));
     if (u >= horizon) break;
     // Clamped: rounding in the inverse must not move an arrival out of [0, duration).
     times.push_back(std::min(curve.inverse(u), std::nextafter(duration_s, 0.0)));
@@ -185,8 +186,8 @@ void validate_arrival_spec(const ArrivalSpec& spec) {
   auto fail = [&](const std::string& what) { throw std::invalid_argument(fmt::format("{} arrivals: {}", kind, what)); };
   if (has_rate_function(spec.kind)) {
     if (!positive_finite(spec.rate_rps)) fail(fmt::format("rate_rps must be positive, not {}", spec.rate_rps));
-    if (spec.kind == ArrivalKind::Gamma && !positive_finite(spec.cv))
-      fail(fmt::format("cv must be positive (1 is Poisson), not {}", spec.cv));
+    if (spec.kind == ArrivalKind::Gamma && !(positive_finite(spec.cv) && spec.cv <= kMaxCv))
+      fail(fmt::format("cv must be in (0, {}] (1 is Poisson), not {}", kMaxCv, spec.cv));
     double previous_end = 0;
     for (std::size_t i = 0; i < spec.changes.size(); ++i) {
       const auto& c = spec.changes[i];
@@ -206,7 +207,8 @@ void validate_arrival_spec(const ArrivalSpec& spec) {
   if (spec.file.empty()) fail("no file given");
   if (!positive_finite(spec.rate_scale)) fail(fmt::format("rate_scale must be positive, not {}", spec.rate_scale));
   if (spec.kind == ArrivalKind::Trace) return;
-  if (!positive_finite(spec.cv_scale)) fail(fmt::format("cv_scale must be positive, not {}", spec.cv_scale));
+  if (!(positive_finite(spec.cv_scale) && spec.cv_scale <= kMaxCv))
+    fail(fmt::format("cv_scale must be in (0, {}], not {}", kMaxCv, spec.cv_scale));
   const auto& a = spec.azure;
   if (a.start_minute < 0 || a.start_minute >= kAzureMinutesPerDay)
     fail(fmt::format("start_minute must be in 0..{}, not {}", kAzureMinutesPerDay - 1, a.start_minute));
@@ -244,7 +246,14 @@ std::vector<double> generate_arrivals(const ArrivalSpec& spec, double duration_s
           expected, duration_s, kMaxArrivalsPerModel));
     return rescaled_renewal(spec, duration_s, random);
   }
-  if (spec.kind == ArrivalKind::Azure) return azure_arrivals(read_azure_function(spec.file, spec.azure), spec, duration_s, random);
+  if (spec.kind == ArrivalKind::Azure) {
+    const AzureFunctionCounts counts = read_azure_function(spec.file, spec.azure);
+    try {
+      return azure_arrivals(counts, spec, duration_s, random);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("azure trace {}: {}", spec.file.string(), e.what()));
+    }
+  }
   std::vector<double> times;
   for (double t : read_arrival_trace(spec.file))
     if (t / spec.rate_scale < duration_s) times.push_back(t / spec.rate_scale);

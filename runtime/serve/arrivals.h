@@ -82,8 +82,14 @@ double rate_at(const ArrivalSpec& spec, double t_s);
 // The expected number of arrivals in [t0, t1) (the integral of the rate): offered load for the metrics.
 double expected_arrivals(const ArrivalSpec& spec, double t0_s, double t1_s);
 
-// The most arrivals a rate-driven spec may expect over an experiment (generate_arrivals refuses more).
-constexpr double kMaxArrivalsPerModel = 1e7;
+// The burstiest Gamma arrivals (cv, and an Azure replay's cv_scale) drawn: above it the gaps' shape
+// 1/cv^2 is so small that the draws degenerate (all arrivals at a handful of instants).
+constexpr double kMaxCv = 100;
+
+// The most arrivals a rate-driven spec may expect over an experiment (generate_arrivals refuses more):
+// room for the overload soak (the demo at 100x its load for 30 s: 1.44e7 for its busiest model), at
+// about 80 bytes per request held while serving.
+constexpr double kMaxArrivalsPerModel = 2e7;
 
 // Sorted arrival times in [0, duration_s). Changing rates use time rescaling: a unit-rate renewal
 // process (exponential, Gamma(1/cv^2) or constant gaps, the constant one with a seeded phase) is mapped

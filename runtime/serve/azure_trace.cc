@@ -92,8 +92,22 @@ AzureFunctionCounts read_azure_function(const std::filesystem::path& file, const
                                           file.string(), which.function, data_rows));
 }
 
+double azure_expected_arrivals(const AzureFunctionCounts& counts, const ArrivalSpec& spec, double duration_s) {
+  const int start = spec.azure.start_minute;
+  const int minutes = spec.azure.minutes.value_or(kAzureMinutesPerDay - start);
+  double total = 0;
+  for (int m = 0; m < minutes && 60.0 * m < duration_s; ++m)
+    total += static_cast<double>(counts.per_minute.at(static_cast<std::size_t>(start + m))) * spec.rate_scale;
+  return total;
+}
+
 std::vector<double> azure_arrivals(const AzureFunctionCounts& counts, const ArrivalSpec& spec, double duration_s,
                                    PortableRandom& random) {
+  // Counts are 64-bit: refuse a replay that would allocate without bound before drawing any of it.
+  if (const double expected = azure_expected_arrivals(counts, spec, duration_s); !(expected <= kMaxArrivalsPerModel))
+    throw std::invalid_argument(fmt::format("azure arrivals of function '{}': {:.3g} invocations in the replayed "
+                                            "minutes exceed the limit of {:.0e} per model; lower rate_scale or minutes",
+                                            counts.function, expected, kMaxArrivalsPerModel));
   const int start = spec.azure.start_minute;
   const int minutes = spec.azure.minutes.value_or(kAzureMinutesPerDay - start);
   const double shape = 1.0 / (spec.cv_scale * spec.cv_scale);

@@ -33,6 +33,10 @@ AzureFunctionCounts read_azure_function(const std::filesystem::path& file, const
 // fraction, and the n arrivals are spread within the minute at the normalized partial sums of n + 1
 // Gamma gaps with cv = spec.cv_scale. At cv 1 the gaps are exponential and the positions are exactly
 // n sorted uniforms (uniform order statistics); above 1 they cluster into bursts.
+// The invocations a replay over [0, duration_s) expects: the replayed minutes' counts times rate_scale.
+double azure_expected_arrivals(const AzureFunctionCounts& counts, const ArrivalSpec& spec, double duration_s);
+
+// Throws std::invalid_argument when azure_expected_arrivals exceeds kMaxArrivalsPerModel.
 std::vector<double> azure_arrivals(const AzureFunctionCounts& counts, const ArrivalSpec& spec, double duration_s,
                                    PortableRandom& random);
 

@@ -4,12 +4,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "runtime/serve/azure_trace.h"
 
@@ -19,6 +21,35 @@ const char* priority_name(Priority p) { return p == Priority::High ? "high" : "n
 const char* serve_backend_name(ServeBackend b) { return b == ServeBackend::Gpu ? "gpu" : "sim"; }
 
 namespace {
+
+// The offset of the first byte that does not belong to a well-formed UTF-8 sequence, or npos.
+std::size_t first_invalid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size() || (n == 2 && c < 0xC2)) return i;
+    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 0x2) return i;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
+// YAML's spellings of NaN and infinity (.nan, .inf, -.Inf, ...) and the C ones.
+bool is_nan_or_inf(std::string_view s) {
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+  if (!s.empty() && s[0] == '.') s.remove_prefix(1);
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "nan" || lower == "inf" || lower == "infinity";
+}
 
 using nlohmann::json;
 using Keys = std::vector<std::string>;
@@ -92,7 +123,10 @@ class ConfigReader {
     const std::string text = v.IsScalar() ? v.Scalar() : "";
     double x = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(x))
+    if (ec == std::errc::result_out_of_range || is_nan_or_inf(text) ||
+        (ec == std::errc() && end == text.data() + text.size() && !std::isfinite(x)))
+      fail(v, key, fmt::format("must be a finite number, not '{}'", text));
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size())
       fail(v, key, fmt::format("expected a number, not {}", describe(v)));
     return x;
   }
@@ -100,6 +134,14 @@ class ConfigReader {
   double positive_at(const YAML::Node& v, const std::string& key) const {
     const double x = number_at(v, key);
     if (!(x > 0)) fail(v, key, fmt::format("must be positive, not {}", v.Scalar()));
+    return x;
+  }
+
+  double cv_at(const YAML::Node& v, const std::string& key) const {
+    const double x = positive_at(v, key);
+    if (x > kMaxCv)
+      fail(v, key, fmt::format("must be at most {} (Gamma gaps of shape 1/cv^2 degenerate above it), not {}", kMaxCv,
+                               v.Scalar()));
     return x;
   }
 
@@ -246,7 +288,7 @@ ArrivalSpec read_workload(const ConfigReader& r, const YAML::Node& w, const std:
 
   switch (spec.kind) {
     case ArrivalKind::Gamma:
-      spec.cv = r.positive_at(r.required(w, path, "cv", "the burstiness; 1 is Poisson"), key("cv"));
+      spec.cv = r.cv_at(r.required(w, path, "cv", "the burstiness; 1 is Poisson"), key("cv"));
       [[fallthrough]];
     case ArrivalKind::Poisson:
     case ArrivalKind::Constant:
@@ -254,7 +296,7 @@ ArrivalSpec read_workload(const ConfigReader& r, const YAML::Node& w, const std:
       if (w["changes"]) spec.changes = read_changes(r, w["changes"], key("changes"));
       break;
     case ArrivalKind::Azure:
-      if (w["cv_scale"]) spec.cv_scale = r.positive_at(w["cv_scale"], key("cv_scale"));
+      if (w["cv_scale"]) spec.cv_scale = r.cv_at(w["cv_scale"], key("cv_scale"));
       if (w["start_minute"])
         spec.azure.start_minute =
             static_cast<int>(r.integer_at(w["start_minute"], key("start_minute"), 0, kAzureMinutesPerDay - 1));
@@ -316,7 +358,11 @@ ExperimentConfig read_config(const ConfigReader& r, const YAML::Node& root, cons
   ExperimentConfig c;
   c.file = file;
   c.name = root["name"] ? r.string_at(root["name"], "name") : file.stem().string();
-  c.device = r.choice_at(r.required(root, "", "device", "a device description name"), "device", r.choices().devices);
+  const YAML::Node device = r.required(root, "", "device", "a device description name");
+  // A name of the shipped descriptions, or a file of one's own in their format (checked when loaded).
+  c.device = r.string_at(device, "device").ends_with(".json")
+                 ? r.existing_path_at(device, "device").string()
+                 : r.choice_at(device, "device", r.choices().devices, ", or a description file NAME.json");
   if (root["backend"])
     c.backend = r.choice_at(root["backend"], "backend", {"sim", "gpu"}) == "gpu" ? ServeBackend::Gpu : ServeBackend::Sim;
   if (root["precision"]) {
@@ -373,6 +419,11 @@ ExperimentConfig read_config(const ConfigReader& r, const YAML::Node& root, cons
 
 ExperimentConfig parse_experiment_config(const std::string& yaml, const std::filesystem::path& file,
                                          const ConfigChoices& choices) {
+  // YAML is UTF-8 here, and every name in the config reaches JSON outputs, which must be UTF-8.
+  if (const std::size_t bad = first_invalid_utf8(yaml); bad != std::string::npos)
+    throw ConfigError(fmt::format("{}:{}: not UTF-8 text (byte {} of the file); save it as UTF-8", file.string(),
+                                  1 + std::count(yaml.begin(), yaml.begin() + static_cast<std::ptrdiff_t>(bad), '\n'),
+                                  bad));
   YAML::Node root;
   try {
     root = YAML::Load(yaml);

@@ -94,6 +94,7 @@ PolicyRun ExperimentSetup::serve_policy(const std::string& name) const {
   out.metrics = compute_metrics(out.result.requests, loads_, {c.warmup_s, c.duration_s},
                                 busy_sm_seconds(out.result, c.warmup_s, c.duration_s), target_.device.sm_count,
                                 out.result.window_occupied_sm_seconds);
+  for (std::size_t m = 0; m < out.metrics.models.size(); ++m) out.metrics.models[m].peak_queued = out.result.peak_queued.at(m);
   out.options = ctx.options;
   return out;
 }

@@ -95,7 +95,8 @@ json model_json(const ModelMetrics& m) {
           {"p50_ms", value_or_null(m.p50_ms)},
           {"p95_ms", value_or_null(m.p95_ms)},
           {"p99_ms", value_or_null(m.p99_ms)},
-          {"mean_batch", value_or_null(m.mean_batch)}};
+          {"mean_batch", value_or_null(m.mean_batch)},
+          {"peak_queued", m.peak_queued ? json(*m.peak_queued) : json(nullptr)}};
 }
 
 }  // namespace

@@ -68,6 +68,9 @@ struct ModelMetrics {
   // Mean size of the batches that ran, from each completed request's batch b: n / sum(1/b), which is
   // the per-batch mean when every member of a batch is counted.
   std::optional<double> mean_batch;
+  // The longest the model's queue was over the whole run (not only the window), set by the serving
+  // loop's caller (ServeResult::peak_queued); it never exceeds the model's max_queue.
+  std::optional<int64_t> peak_queued;
 };
 
 struct ServeMetrics {

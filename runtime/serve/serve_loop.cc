@@ -40,6 +40,7 @@ class Loop {
       return a.t < c.t || (a.t == c.t && a.model < c.model);
     });
     r_.requests.reserve(arrivals_.size());
+    r_.peak_queued.assign(arrivals.size(), 0);
   }
 
   ServeResult run() {
@@ -106,7 +107,10 @@ class Loop {
           ctx_.models[static_cast<std::size_t>(a.model)].max_queue) {
         rec.reason = RejectReason::queue_full;
       } else {
-        queues_[static_cast<std::size_t>(a.model)].push_back(r_.requests.size());
+        auto& q = queues_[static_cast<std::size_t>(a.model)];
+        q.push_back(r_.requests.size());
+        auto& peak = r_.peak_queued[static_cast<std::size_t>(a.model)];
+        peak = std::max(peak, static_cast<int64_t>(q.size()));
       }
       r_.requests.push_back(rec);
       p_.on_arrival(a.model, a.t);
@@ -247,6 +251,13 @@ class Loop {
   void finish() {
     for (auto& q : queues_)
       for (std::size_t req : q) r_.requests[req].reason = RejectReason::unserved;
+    // Every arrival has its record, and every record not completed has the reason it was not.
+    if (r_.requests.size() != arrivals_.size())
+      fail(fmt::format("{} requests recorded of {} arrivals", r_.requests.size(), arrivals_.size()));
+    for (const RequestRecord& rec : r_.requests)
+      if (rec.finished_s < 0 && rec.reason == RejectReason::none)
+        fail(fmt::format("a request of model {} arrived at {:.6f} s neither completed nor rejected", rec.model,
+                         rec.arrival_s));
     r_.end_s = std::max(now(), o_.duration_s);
     r_.busy_sm_seconds = busy_sm_seconds(r_, 0, r_.end_s);
     // Stopped before a window end: nothing is in flight, so the counter holds still until then.

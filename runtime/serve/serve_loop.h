@@ -51,6 +51,7 @@ struct ServeResult {
   // backend cannot measure it.
   std::optional<double> window_occupied_sm_seconds;
   uint64_t decisions = 0;
+  std::vector<int64_t> peak_queued;     // per model, the longest its queue was (bounded by max_queue)
 };
 
 // The union of each (layout, partition)'s run intervals within [from, to), times its SMs: the SM

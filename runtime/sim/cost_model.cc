@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -43,6 +44,8 @@ unsigned long long parse_count(const std::string& text, const std::string& where
     const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v == 0)
       throw std::invalid_argument(where + ": '" + text + "' is not a positive count (write 128 or 12x4x1)");
+    if (total > (1ull << 40) / v)  // beyond any launch's threads or blocks
+      throw std::invalid_argument(where + ": '" + text + "' is more than 2^40, no CUDA launch's size");
     total *= v;
     if (x == std::string::npos) return total;
     pos = x + 1;
@@ -60,8 +63,8 @@ int parse_index(const std::string& text, const std::string& where) {
 double parse_positive(const std::string& text, const std::string& where) {
   double v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(v > 0))
-    throw std::invalid_argument(where + ": '" + text + "' is not a positive number");
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(v > 0) || !std::isfinite(v))
+    throw std::invalid_argument(where + ": '" + text + "' is not a positive finite number");
   return v;
 }
 

@@ -151,7 +151,7 @@ DeviceSpec parse_device_json(const std::string& text, const std::string& origin)
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number beyond double
     fail(origin, std::string("not valid JSON: ") + e.what());
   }
   if (!root.is_object()) fail(origin, "the top level must be a JSON object");
@@ -231,6 +231,7 @@ DeviceSpec load_device_file(const std::filesystem::path& file) {
 }
 
 DeviceSpec load_device(const std::string& name) {
+  if (name.ends_with(".json")) return load_device_file(name);  // a description of the user's own
   std::string stem = name;
   if (stem == "h100") stem = "h100_sxm";  // the H100 most papers mean
   const std::filesystem::path file = devices_dir() / (stem + ".json");

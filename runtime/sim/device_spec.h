@@ -76,7 +76,8 @@ DeviceSpec load_device_file(const std::filesystem::path& file);
 // Parses a description from JSON text; `origin` names it in errors (a path or "<test>").
 DeviceSpec parse_device_json(const std::string& text, const std::string& origin);
 
-// A shipped description by name ("h100_sxm"; "h100" is accepted for it). Throws
+// A shipped description by name ("h100_sxm"; "h100" is accepted for it), or a file of the same
+// format when the name ends in ".json". Throws
 // std::invalid_argument listing the shipped names and where it looked when there is no such file.
 DeviceSpec load_device(const std::string& name);
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <ostream>
 #include <stdexcept>
+#include <type_traits>
 
 #include "runtime/core/median.h"
 
@@ -28,8 +29,11 @@ template <typename T>
 T parse_number(const std::string& text, const std::string& where, const std::string& column) {
   T v{};
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(v > 0))
-    throw std::invalid_argument(fmt::format("{}: column '{}' must be a positive number, not '{}'", where, column, text));
+  bool finite = true;
+  if constexpr (std::is_floating_point_v<T>) finite = std::isfinite(v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(v > 0) || !finite)
+    throw std::invalid_argument(
+        fmt::format("{}: column '{}' must be a positive finite number, not '{}'", where, column, text));
   return v;
 }
 

@@ -117,6 +117,7 @@ TEST(ServeLoop, FullQueueAndEndOfRunRejectWithReasons) {
   }
   EXPECT_EQ(full, 8);
   EXPECT_EQ(unserved, 2);
+  EXPECT_EQ(r.peak_queued, std::vector<int64_t>{2}) << "the queue holds max_queue and no more";
 }
 
 TEST(ServeLoop, DropsAreRejectionsAndServedRequestsCarryBackendTimes) {

@@ -227,12 +227,12 @@ TEST(ServeArrivalValidation, BadSpecsNameTheField) {
   EXPECT_EQ(error_of([] { generate_arrivals(spec_of(ArrivalKind::Poisson, 0), 1, 1); }),
             "poisson arrivals: rate_rps must be positive, not 0");
   EXPECT_EQ(error_of([] { generate_arrivals(spec_of(ArrivalKind::Gamma, 10, -1), 1, 1); }),
-            "gamma arrivals: cv must be positive (1 is Poisson), not -1");
+            "gamma arrivals: cv must be in (0, 100] (1 is Poisson), not -1");
   EXPECT_EQ(error_of([] { generate_arrivals(spec_of(ArrivalKind::Poisson, 10), 0, 1); }),
             "arrivals: duration must be positive, not 0 s");
   // Absurd sizes are refused before anything is allocated.
   EXPECT_EQ(error_of([] { generate_arrivals(spec_of(ArrivalKind::Poisson, 1e15), 1, 1); }),
-            "arrivals: 1e+15 requests expected in 1 s (the rate's integral) exceed the limit of 1e+07 per model; "
+            "arrivals: 1e+15 requests expected in 1 s (the rate's integral) exceed the limit of 2e+07 per model; "
             "shorten the duration or lower the rate");
   EXPECT_NE(error_of([] { generate_arrivals(spec_of(ArrivalKind::Gamma, 100, 2), 1e12, 1); }).find("exceed the limit"),
             std::string::npos);

@@ -126,6 +126,25 @@ TEST(ServeAzureReplay, EachMinuteKeepsItsCount) {
   EXPECT_EQ(per_minute_counts(times, 5), (std::vector<std::size_t>{10, 20, 30, 40, 50}));
 }
 
+// A count near int64's limit (the format allows it) is refused before anything is drawn or allocated.
+TEST(ServeAzureReplay, AbsurdCountsAreRefusedByTheRequestLimit) {
+  ArrivalSpec spec;
+  spec.kind = ArrivalKind::Azure;
+  auto counts = flat(0);
+  counts.function = "f";
+  counts.per_minute[1] = int64_t{1} << 62;
+  PortableRandom random(1);
+  EXPECT_EQ(azure_expected_arrivals(counts, spec, 120), 4.611686018427388e18);
+  try {
+    azure_arrivals(counts, spec, 120, random);
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "azure arrivals of function 'f': 4.61e+18 invocations in the replayed minutes exceed the "
+                           "limit of 2e+07 per model; lower rate_scale or minutes");
+  }
+  EXPECT_TRUE(azure_arrivals(counts, spec, 60, random).empty()) << "minute 1 is not replayed in the first 60 s";
+}
+
 TEST(ServeAzureReplay, RateScaleMultipliesCountsAndDrawsTheFraction) {
   ArrivalSpec spec;
   spec.kind = ArrivalKind::Azure;

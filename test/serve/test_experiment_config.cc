@@ -184,8 +184,16 @@ TEST(ServeExperimentConfigErrors, TopLevelKeys) {
       {with(kBase, "duration_s: 30", "duration_s: thirty"), "t.yaml:2: duration_s: expected a number, not 'thirty'"},
       {with(kBase, "duration_s: 30", "duration_s: 0"), "t.yaml:2: duration_s: must be positive, not 0"},
       {with(kBase, "duration_s: 30", "duration_s: [30]"), "t.yaml:2: duration_s: expected a number, not a list"},
+      {with(kBase, "duration_s: 30", "duration_s: .inf"), "t.yaml:2: duration_s: must be a finite number, not '.inf'"},
+      {with(kBase, "duration_s: 30", "duration_s: -.Inf"), "t.yaml:2: duration_s: must be a finite number, not '-.Inf'"},
+      {with(kBase, "duration_s: 30", "duration_s: .NaN"), "t.yaml:2: duration_s: must be a finite number, not '.NaN'"},
+      {with(kBase, "duration_s: 30", "duration_s: 1e999"), "t.yaml:2: duration_s: must be a finite number, not '1e999'"},
       {with(kBase, "device: h100_sxm\n", ""), "t.yaml:1: device: missing; it is required (a device description name)"},
-      {with(kBase, "device: h100_sxm", "device: h900"), "t.yaml:1: device: unknown 'h900'; choose h100_sxm, a100"},
+      {with(kBase, "device: h100_sxm", "device: h900"),
+       "t.yaml:1: device: unknown 'h900'; choose h100_sxm, a100, or a description file NAME.json"},
+      {with(kBase, "device: h100_sxm", "device: mine.json"),
+       "t.yaml:1: device: no file 'mine.json' (looked at " + (kFixtures / "mine.json").string() +
+           "; relative paths start at the config's folder)"},
       {with(kBase, "device: h100_sxm", "device: h100_sxm\ndevice: a100"), "t.yaml:2: device: given twice"},
       {with(kBase, "device: h100_sxm", "device: h100_sxm\nbackend: tpu"), "t.yaml:2: backend: unknown 'tpu'; choose sim, gpu"},
       {with(kBase, "device: h100_sxm", "device: h100_sxm\nprecision: fp64"),
@@ -201,6 +209,14 @@ TEST(ServeExperimentConfigErrors, TopLevelKeys) {
       {with(kBase, "duration_s: 30", "duration_s: 30\ngpu: {copy: false}"),
        "t.yaml:3: gpu.copy: unknown key; valid keys: input_copy, max_batch"},
   });
+}
+
+// A description file of one's own: its path, resolved against the config's folder (it is checked
+// whole when the experiment loads it).
+TEST(ServeExperimentConfig, DeviceCanBeADescriptionFile) {
+  const auto c = parse_experiment_config(with(kBase, "device: h100_sxm", "device: ../../../devices/t4.json"),
+                                         kFixtures / "t.yaml", choices());
+  EXPECT_EQ(c.device, (kFixtures / "../../../devices/t4.json").lexically_normal().string());
 }
 
 TEST(ServeExperimentConfig, GpuSectionDefaultsAndValues) {
@@ -270,6 +286,8 @@ TEST(ServeExperimentConfigErrors, Workloads) {
       {with(kBase, "      cv: 2\n", ""),
        "t.yaml:13: models[1].workload.cv: missing; it is required (the burstiness; 1 is Poisson)"},
       {with(kBase, "cv: 2", "cv: 0"), "t.yaml:15: models[1].workload.cv: must be positive, not 0"},
+      {with(kBase, "cv: 2", "cv: 101"),
+       "t.yaml:15: models[1].workload.cv: must be at most 100 (Gamma gaps of shape 1/cv^2 degenerate above it), not 101"},
       {with(kBase, "workload: {arrival: poisson, rate_rps: 10}", "workload: poisson"),
        "t.yaml:8: models[0].workload: expected a map with arrival and its parameters"},
   });
@@ -334,6 +352,12 @@ TEST(ServeExperimentConfigErrors, TraceAndAzureFiles) {
 
 TEST(ServeExperimentConfigErrors, NotAConfig) {
   EXPECT_EQ(error_of(""), "t.yaml: empty; an experiment needs at least device, duration_s, policies and models");
+  // Latin-1 on line 2, a UTF-16 surrogate encoded as UTF-8 (CESU) on line 1, an overlong '/'.
+  EXPECT_EQ(error_of("device: a100\nname: caf\xe9\n"), "t.yaml:2: not UTF-8 text (byte 22 of the file); save it as UTF-8");
+  EXPECT_EQ(error_of("name: \xed\xa0\x80\n"), "t.yaml:1: not UTF-8 text (byte 6 of the file); save it as UTF-8");
+  EXPECT_EQ(error_of("name: \xc0\xaf\n"), "t.yaml:1: not UTF-8 text (byte 6 of the file); save it as UTF-8");
+  EXPECT_EQ(error_of(with(kBase, "device: h100_sxm", "device: h100_sxm\nname: caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x9a\x80")),
+            "(no error)");
   EXPECT_EQ(error_of("- a\n- b\n"),
             "t.yaml: expected a map with keys name, device, backend, precision, duration_s, warmup_s, seed, policies, "
             "models, policy_options, gpu (see runtime/serve/README.md)");

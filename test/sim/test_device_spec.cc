@@ -209,6 +209,12 @@ TEST(DeviceSpec, UnknownFieldsMissingSourcesAndBadJsonAreNamed) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("broken.json: not valid JSON"), std::string::npos) << e.what();
   }
+  try {  // a number beyond double is nlohmann's out_of_range, not a parse_error: named all the same
+    parse_device_json("{\"name\": 4e1943040}", "huge.json");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("huge.json: not valid JSON"), std::string::npos) << e.what();
+  }
 }
 
 TEST(DeviceSpec, InconsistentLimitsAreNamed) {

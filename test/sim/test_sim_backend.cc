@@ -131,6 +131,10 @@ TEST(SimCalibration, MeasuredKernelTimesReplaceTheRoofline) {
   EXPECT_NE(sp.cost_model.find("calibrated from"), std::string::npos);
   std::ofstream(dir / "bad.csv") << "kernel,grid,block,time_us\nx,1,1,-3\n";
   EXPECT_THROW(read_kernel_times_csv(dir / "bad.csv"), std::invalid_argument);
+  for (const char* row : {"x,1,1,inf", "x,1,1,nan", "x,1x2199023255552,1,5"}) {
+    std::ofstream(dir / "bad.csv") << "kernel,grid,block,time_us\n" << row << "\n";
+    EXPECT_THROW(read_kernel_times_csv(dir / "bad.csv"), std::invalid_argument) << row;
+  }
   std::filesystem::remove_all(dir);
 }
 
