@@ -49,8 +49,8 @@ sanitize: sanitize-build
 	cd $(SANITIZE_DIR) && ASAN_OPTIONS=$(ASAN_OPTIONS) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest -L cpu --output-on-failure -j $(JOBS)
 
-# Every fuzz target for FUZZ_SECONDS (default 600) each, corpora kept in $(SANITIZE_DIR)/fuzz/corpus/;
-# a summary in FUZZ_OUT/fuzz_runs.csv (tools/fuzz.sh).
+# Every fuzz target (or FUZZ_TARGETS="fuzz_npy ...") for FUZZ_SECONDS (default 600) each, corpora kept
+# in $(SANITIZE_DIR)/fuzz/corpus/; a summary in FUZZ_OUT/fuzz_runs.csv (tools/fuzz.sh).
 FUZZ_SECONDS ?= 600
 FUZZ_OUT     ?= out/fuzz
 fuzz: sanitize-build

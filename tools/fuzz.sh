@@ -3,7 +3,7 @@
 # at a time, keeping each target's corpus in BUILD/fuzz/corpus/, and writes OUT/fuzz_runs.csv: per
 # target the seconds it ran, the inputs it executed, the corpus size and whether it stayed clean
 # (a failing input is kept in BUILD/fuzz/crashes/ and the script exits nonzero).
-# Usage: tools/fuzz.sh BUILD_DIR SECONDS OUT_DIR [JOBS]
+# Usage: tools/fuzz.sh BUILD_DIR SECONDS OUT_DIR [JOBS]   (FUZZ_TARGETS="fuzz_npy ...": only those)
 set -euo pipefail
 build=${1:?usage: fuzz.sh BUILD_DIR SECONDS OUT_DIR [JOBS]}
 seconds=${2:?usage: fuzz.sh BUILD_DIR SECONDS OUT_DIR [JOBS]}
@@ -12,6 +12,13 @@ jobs=${4:-$(nproc)}
 case $seconds in ''|*[!0-9]*) echo "fuzz: SECONDS '$seconds' must be a whole number" >&2; exit 2;; esac
 shopt -s nullglob
 targets=("$build"/fuzz/fuzz_*)
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  targets=()
+  for t in $FUZZ_TARGETS; do
+    [ -x "$build/fuzz/$t" ] || { echo "fuzz: no target $t in $build/fuzz" >&2; exit 2; }
+    targets+=("$build/fuzz/$t")
+  done
+fi
 if [ ${#targets[@]} -eq 0 ]; then
   echo "fuzz: no fuzz targets in $build/fuzz: build them with make sanitize (clang, DSTACK_FUZZ=ON)" >&2
   exit 1

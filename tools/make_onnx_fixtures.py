@@ -6,6 +6,8 @@ Run with the system python (Debian's python3-torch, python3-torchvision, python3
 
   /usr/bin/python3 tools/make_onnx_fixtures.py tiny [--out test/onnx/fixtures]
       The small, committed cases (a few hundred KB in all) and the malformed models.
+  /usr/bin/python3 tools/make_onnx_fixtures.py malformed [--out test/onnx/fixtures]
+      The malformed models only.
   /usr/bin/python3 tools/make_onnx_fixtures.py torchvision --model resnet18 --out DIR
       A torchvision model with seeded random weights (tens of MB: generated into the build folder
       at test time, never committed).
@@ -343,6 +345,19 @@ def make_malformed(out_dir):
     save("old_opset",
          [helper.make_node("Relu", ["x"], ["y"], name="relu_0")],
          [x4], [tensor("y", ["batch", 2, 4, 4])], opset=9)
+    # Constants evaluated while loading whose size is absurd: refused before they are allocated.
+    save("constant_of_shape_huge",
+         [helper.make_node("ConstantOfShape", ["shape"], ["c"], name="zeros_huge"),
+          helper.make_node("Add", ["x", "c"], ["y"], name="add_0")],
+         [x4], [tensor("y", ["batch", 2, 4, 4])],
+         [const("shape", np.array([1 << 20, 1 << 20], np.int64), TensorProto.INT64)])
+    save("range_huge",
+         [helper.make_node("Range", ["start", "limit", "delta"], ["r"], name="range_huge"),
+          helper.make_node("Relu", ["x"], ["y"], name="relu_0")],
+         [x4], [tensor("y", ["batch", 2, 4, 4])],
+         [const("start", np.array(0, np.int64), TensorProto.INT64),
+          const("limit", np.array(1 << 40, np.int64), TensorProto.INT64),
+          const("delta", np.array(1, np.int64), TensorProto.INT64)])
 
 
 # ---- torchvision models (generated at test time, not committed) ------------------------------------
@@ -359,7 +374,7 @@ def make_torchvision(out_dir, name, image_size):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["tiny", "torchvision"])
+    parser.add_argument("what", choices=["tiny", "malformed", "torchvision"])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "test", "onnx", "fixtures"))
     parser.add_argument("--model", choices=["resnet18", "mobilenet_v2"], help="torchvision model")
     parser.add_argument("--image-size", type=int, default=112)
@@ -367,6 +382,8 @@ def main():
     torch.set_num_threads(1)  # reproducible reductions
     if args.what == "tiny":
         make_tiny(args.out)
+    elif args.what == "malformed":
+        make_malformed(os.path.join(args.out, "malformed"))
     else:
         if not args.model:
             parser.error("torchvision needs --model")

@@ -2,6 +2,7 @@
 // Range (evaluated while loading), Identity and inference-mode Dropout (aliases).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "models/onnx/ops.h"
@@ -36,7 +37,7 @@ void convert_constant_of_shape(Importer& im) {
   if (const onnx::TensorProto* t = im.attr_tensor("value")) fill = decode_tensor(*t);
   if (fill.size() != 1) im.fail("the value attribute must hold one element");
   const Shape shape(dims.begin(), dims.end());
-  const auto count = static_cast<size_t>(num_elements(shape));
+  const auto count = static_cast<size_t>(checked_static_count(shape, "the shape"));
   if (fill.type == ElemType::Float)
     im.bind_static(0, StaticTensor::floats(shape, std::vector<float>(count, fill.f[0])));
   else
@@ -112,7 +113,9 @@ void convert_range(Importer& im) {
   if (start.type == ElemType::Float) {
     const float s = start.f[0], l = as_floats(limit)[0], d = as_floats(delta)[0];
     if (d == 0.f) im.fail("delta is 0");
-    const auto n = static_cast<int64_t>(std::max(std::ceil((l - s) / d), 0.f));
+    const float steps = std::ceil((l - s) / d);
+    if (!std::isfinite(steps)) im.fail("start, limit and delta must be finite");
+    const auto n = checked_static_count({static_cast<int64_t>(std::clamp(steps, 0.f, 1e18f))}, "the range");
     std::vector<float> v;
     for (int64_t i = 0; i < n; ++i) v.push_back(s + static_cast<float>(i) * d);
     im.bind_static(0, StaticTensor::floats({n}, std::move(v)));
@@ -121,7 +124,13 @@ void convert_range(Importer& im) {
   const int64_t s = known_ints(start)[0], l = known_ints(limit)[0], d = known_ints(delta)[0];
   if (d == 0) im.fail("delta is 0");
   std::vector<int64_t> v;
-  for (int64_t x = s; d > 0 ? x < l : x > l; x += d) v.push_back(x);
+  for (int64_t x = s; d > 0 ? x < l : x > l;) {
+    if (static_cast<int64_t>(v.size()) == kMaxStaticElements)
+      im.fail(fmt::format("the range has more than {} elements, more than a model's constants ever need",
+                          kMaxStaticElements));
+    v.push_back(x);
+    if (__builtin_add_overflow(x, d, &x)) break;  // the next value is past int64, so past the limit
+  }
   im.bind_static(0, StaticTensor::known_ints({static_cast<int64_t>(v.size())}, v));
 }
 

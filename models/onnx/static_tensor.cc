@@ -103,6 +103,18 @@ std::vector<int64_t> slice_indices(int64_t dim, int64_t start, int64_t end, int6
   return out;
 }
 
+int64_t checked_static_count(const Shape& shape, const std::string& what) {
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw StaticError(fmt::format("{} has a negative dim: {}", what, shape_str(shape)));
+    if (d != 0 && count > kMaxStaticElements / d)
+      throw StaticError(fmt::format("{} {} has more than {} elements, more than a model's constants ever need",
+                                    what, shape_str(shape), kMaxStaticElements));
+    count *= d;
+  }
+  return count;
+}
+
 namespace {
 
 // Row-major strides of `shape` as seen from `out` after right-aligned broadcasting (0 where the
@@ -124,9 +136,9 @@ Shape for_each_broadcast(const Shape& a, const Shape& b, Fn fn) {
   Shape out;
   if (!kernels::broadcast_shape(a, b, out))
     throw StaticError(fmt::format("shapes {} and {} do not broadcast", shape_str(a), shape_str(b)));
+  const int64_t count = checked_static_count(out, "the broadcast result");
   std::vector<int64_t> sa = broadcast_strides(a, out), sb = broadcast_strides(b, out);
   std::vector<int64_t> idx(out.size(), 0);
-  const int64_t count = num_elements(out);
   int64_t ia = 0, ib = 0;
   for (int64_t o = 0; o < count; ++o) {
     fn(o, ia, ib);

@@ -23,6 +23,15 @@ class StaticError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The most elements a tensor evaluated while loading may have: shape arithmetic and folded constants
+// are far below it, so a larger one is a malformed model, refused before anything of its size is
+// allocated.
+inline constexpr int64_t kMaxStaticElements = int64_t{1} << 26;
+
+// The element count of `shape`; throws StaticError, naming `what`, for a negative dim or a count
+// above kMaxStaticElements (overflow included).
+int64_t checked_static_count(const Shape& shape, const std::string& what);
+
 struct SymInt {
   int64_t batch = 0;  // coefficient of the batch size B
   int64_t value = 0;

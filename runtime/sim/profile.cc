@@ -43,6 +43,7 @@ std::vector<ProfilePoint> read_profile_csv(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw std::invalid_argument("profile " + file.string() + ": cannot be read (missing?)");
   std::map<std::string, int> col;
+  std::size_t columns = 0;  // the header's cells (a row must have as many)
   std::vector<ProfilePoint> points;
   std::string line;
   int line_no = 0;
@@ -52,15 +53,18 @@ std::vector<ProfilePoint> read_profile_csv(const std::filesystem::path& file) {
     const auto cells = cells_of(line);
     const std::string where = fmt::format("profile {}:{}", file.string(), line_no);
     if (col.empty()) {
-      for (std::size_t i = 0; i < cells.size(); ++i) col[cells[i]] = static_cast<int>(i);
+      for (std::size_t i = 0; i < cells.size(); ++i)
+        if (!col.emplace(cells[i], static_cast<int>(i)).second)
+          throw std::invalid_argument(fmt::format("{}: column '{}' appears twice in the header", where, cells[i]));
+      columns = cells.size();
       for (const char* need : {"model", "batch", "sms", "latency_ms"})
         if (!col.count(need))
           throw std::invalid_argument(fmt::format("{}: no column '{}'; the header needs model,batch,sms,latency_ms "
                                                   "(precision optional)", where, need));
       continue;
     }
-    if (cells.size() != col.size())
-      throw std::invalid_argument(fmt::format("{}: {} cells, the header has {}", where, cells.size(), col.size()));
+    if (cells.size() != columns)
+      throw std::invalid_argument(fmt::format("{}: {} cells, the header has {}", where, cells.size(), columns));
     ProfilePoint p;
     p.model = cells[col["model"]];
     if (p.model.empty()) throw std::invalid_argument(where + ": empty model");

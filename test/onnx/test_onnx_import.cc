@@ -225,6 +225,16 @@ TEST(OnnxImportErrors, BroadcastMismatch) {
   EXPECT_HAS(msg, "do not broadcast");
 }
 
+// Found by fuzz_onnx_import: a ConstantOfShape of [2^20, 2^20] allocated 4 TiB before any check.
+TEST(OnnxImportErrors, AbsurdConstantsAreRefusedBeforeAllocation) {
+  std::string msg = load_error(kFixtures / "malformed" / "constant_of_shape_huge.onnx");
+  EXPECT_HAS(msg, "'zeros_huge' (ConstantOfShape)");
+  EXPECT_HAS(msg, "the shape [1048576, 1048576] has more than 67108864 elements");
+  msg = load_error(kFixtures / "malformed" / "range_huge.onnx");
+  EXPECT_HAS(msg, "'range_huge' (Range)");
+  EXPECT_HAS(msg, "the range has more than 67108864 elements");
+}
+
 TEST(OnnxImportErrors, OpsetOutOfRange) {
   const std::string msg = load_error(kFixtures / "malformed" / "old_opset.onnx");
   EXPECT_HAS(msg, "opset 9 is not supported (opsets 11 to 17 are)");

@@ -203,6 +203,20 @@ TEST(SimProfile, CsvRoundTripAndValidationSummary) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("no column 'sms'"), std::string::npos) << e.what();
   }
+  // Found by fuzz_profile_csv: a column named twice made rows as short as the distinct names pass,
+  // and the last column's index then read past the row (a heap overflow under ASan).
+  std::ofstream(file) << "model,batch,sms,latency_ms,model\nresnet50,1,8,2\n";
+  try {
+    read_profile_csv(file);
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(":1: column 'model' appears twice in the header"), std::string::npos)
+        << e.what();
+  }
+  for (const char* bad : {"inf", "nan", "1e999"}) {
+    std::ofstream(file) << "model,batch,sms,latency_ms\nresnet50,1,8," << bad << "\n";
+    EXPECT_THROW(read_profile_csv(file), std::invalid_argument) << bad;
+  }
   std::filesystem::remove(file);
 }
 
