@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <stdexcept>
 
 
 namespace dstack::models {
@@ -12,7 +13,11 @@ namespace dstack::models {
 std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
 int64_t num_elements(const Shape& s) {
-  return std::accumulate(s.begin(), s.end(), int64_t{1}, [](int64_t a, int64_t b) { return a * b; });
+  int64_t n = 1;
+  for (int64_t d : s)  // (a -1 placeholder dim, as a Reshape target has, gives a negative product)
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxElements || n < -kMaxElements)
+      throw std::invalid_argument(fmt::format("shape {} has more than 2^48 elements", shape_str(s)));
+  return n;
 }
 
 std::string_view op_name(OpKind op) {

@@ -24,6 +24,10 @@ using kernels::BinaryOp;
 using kernels::UnaryOp;
 
 std::string shape_str(const Shape& s);
+// No tensor has more elements (2^48): the bound keeps every element and byte count in int64.
+inline constexpr int64_t kMaxElements = int64_t{1} << 48;
+// The product of the dims; throws std::invalid_argument when it is beyond kMaxElements (a malformed
+// model's shapes, found by fuzzing the ONNX importer).
 int64_t num_elements(const Shape& s);
 
 struct Value {

@@ -358,6 +358,17 @@ def make_malformed(out_dir):
          [const("start", np.array(0, np.int64), TensorProto.INT64),
           const("limit", np.array(1 << 40, np.int64), TensorProto.INT64),
           const("delta", np.array(1, np.int64), TensorProto.INT64)])
+    # Shape arithmetic past int64 (undefined behaviour if computed naively), and a power that a
+    # naive loop would take 2^62 steps over.
+    big = const("big", np.array([1 << 62], np.int64), TensorProto.INT64)
+    save("int_add_overflow",
+         [helper.make_node("Add", ["big", "big"], ["s"], name="add_overflow"),
+          helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape_0")],
+         [x4], [tensor("y", ["batch", 2, 4, 4])], [big])
+    save("pow_overflow",
+         [helper.make_node("Pow", ["two", "big"], ["p"], name="pow_overflow"),
+          helper.make_node("Reshape", ["x", "p"], ["y"], name="reshape_0")],
+         [x4], [tensor("y", ["batch", 2, 4, 4])], [big, const("two", np.array([2], np.int64), TensorProto.INT64)])
 
 
 # ---- torchvision models (generated at test time, not committed) ------------------------------------

@@ -123,14 +123,18 @@ void convert_range(Importer& im) {
   }
   const int64_t s = known_ints(start)[0], l = known_ints(limit)[0], d = known_ints(delta)[0];
   if (d == 0) im.fail("delta is 0");
+  // The count in unsigned arithmetic: the distance between two int64s always fits in a uint64.
+  uint64_t count = 0;
+  if (d > 0 && l > s) count = (static_cast<uint64_t>(l) - static_cast<uint64_t>(s) - 1) / static_cast<uint64_t>(d) + 1;
+  if (d < 0 && l < s)
+    count = (static_cast<uint64_t>(s) - static_cast<uint64_t>(l) - 1) / (0 - static_cast<uint64_t>(d)) + 1;
+  if (count > static_cast<uint64_t>(kMaxStaticElements))
+    im.fail(fmt::format("the range has more than {} elements, more than a model's constants ever need",
+                        kMaxStaticElements));
+  // s + i * d in modular arithmetic: exact, since every value lies between s and l (C++20 converts back).
   std::vector<int64_t> v;
-  for (int64_t x = s; d > 0 ? x < l : x > l;) {
-    if (static_cast<int64_t>(v.size()) == kMaxStaticElements)
-      im.fail(fmt::format("the range has more than {} elements, more than a model's constants ever need",
-                          kMaxStaticElements));
-    v.push_back(x);
-    if (__builtin_add_overflow(x, d, &x)) break;  // the next value is past int64, so past the limit
-  }
+  for (uint64_t i = 0; i < count; ++i)
+    v.push_back(static_cast<int64_t>(static_cast<uint64_t>(s) + i * static_cast<uint64_t>(d)));
   im.bind_static(0, StaticTensor::known_ints({static_cast<int64_t>(v.size())}, v));
 }
 

@@ -155,24 +155,56 @@ Shape for_each_broadcast(const Shape& a, const Shape& b, Fn fn) {
   return out;
 }
 
+// Integer shape arithmetic in int64, as ONNX defines it; a result past int64 is a malformed model
+// (found by fuzzing: the overflow itself is undefined behaviour).
+int64_t checked(bool overflowed, int64_t r, const SymInt& a, kernels::BinaryOp op, const SymInt& b) {
+  if (overflowed)
+    throw StaticError(fmt::format("{} {} {} overflows int64 while loading", to_string(a), kernels::binary_op_name(op),
+                                  to_string(b)));
+  return r;
+}
+
 SymInt int_binary(kernels::BinaryOp op, SymInt a, SymInt b) {
   using kernels::BinaryOp;
+  int64_t r = 0, rb = 0;
   switch (op) {
-    case BinaryOp::Add: return {a.batch + b.batch, a.value + b.value};
-    case BinaryOp::Sub: return {a.batch - b.batch, a.value - b.value};
+    case BinaryOp::Add: {
+      const bool over_batch = __builtin_add_overflow(a.batch, b.batch, &rb);
+      const bool over_value = __builtin_add_overflow(a.value, b.value, &r);
+      return {checked(over_batch || over_value, rb, a, op, b), r};
+    }
+    case BinaryOp::Sub: {
+      const bool over_batch = __builtin_sub_overflow(a.batch, b.batch, &rb);
+      const bool over_value = __builtin_sub_overflow(a.value, b.value, &r);
+      return {checked(over_batch || over_value, rb, a, op, b), r};
+    }
     case BinaryOp::Mul:
-      if (a.known()) return {a.value * b.batch, a.value * b.value};
-      if (b.known()) return {b.value * a.batch, b.value * a.value};
+      if (!a.known()) std::swap(a, b);
+      if (a.known()) {
+        const bool over_batch = __builtin_mul_overflow(a.value, b.batch, &rb);
+        const bool over_value = __builtin_mul_overflow(a.value, b.value, &r);
+        return {checked(over_batch || over_value, rb, a, op, b), r};
+      }
       break;
     case BinaryOp::Div:
       if (!b.known() || b.value == 0) break;
+      if (b.value == -1 && (a.value == INT64_MIN || a.batch == INT64_MIN)) checked(true, 0, a, op, b);
       if (a.known()) return {0, a.value / b.value};  // ONNX integer division truncates
       if (a.batch % b.value == 0 && a.value % b.value == 0) return {a.batch / b.value, a.value / b.value};
       break;
     case BinaryOp::Pow:
       if (a.known() && b.known() && b.value >= 0) {
-        int64_t r = 1;
-        for (int64_t k = 0; k < b.value; ++k) r *= a.value;
+        // 0, 1 and -1 never overflow, so any exponent is answered without a loop of that length;
+        // any other base overflows within 64 steps.
+        if (a.value == 0) return {0, b.value == 0 ? 1 : 0};
+        if (a.value == 1) return {0, 1};
+        if (a.value == -1) return {0, b.value % 2 == 0 ? 1 : -1};
+        r = 1;
+        for (int64_t k = 0; k < b.value; ++k) {
+          int64_t next = 0;
+          if (__builtin_mul_overflow(r, a.value, &next)) checked(true, 0, a, op, b);
+          r = next;
+        }
         return {0, r};
       }
       break;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "models/graph.h"
 
 namespace dstack::models {
@@ -19,6 +21,16 @@ std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "no error";
+}
+
+// Found by fuzzing the ONNX importer: a model's dims whose product passes int64 (undefined behaviour).
+TEST(Graph, ElementCountsPastTheBoundAreRefused) {
+  EXPECT_EQ(num_elements({3, 4, 5}), 60);
+  EXPECT_EQ(num_elements({}), 1);
+  EXPECT_EQ(num_elements({-1, 8}), -8);  // a Reshape target's placeholder
+  EXPECT_EQ(num_elements({int64_t{1} << 24, int64_t{1} << 24}), kMaxElements);
+  EXPECT_THROW(num_elements({int64_t{1} << 24, (int64_t{1} << 24) + 1}), std::invalid_argument);
+  EXPECT_THROW(num_elements({7349874591868649471, 2}), std::invalid_argument);
 }
 
 TEST(Graph, ConvOutputShapeIsInferredPerSample) {

@@ -235,6 +235,16 @@ TEST(OnnxImportErrors, AbsurdConstantsAreRefusedBeforeAllocation) {
   EXPECT_HAS(msg, "the range has more than 67108864 elements");
 }
 
+// Found by fuzz_onnx_import: int64 shape arithmetic overflowed (undefined behaviour).
+TEST(OnnxImportErrors, ShapeArithmeticPastInt64IsRefused) {
+  std::string msg = load_error(kFixtures / "malformed" / "int_add_overflow.onnx");
+  EXPECT_HAS(msg, "'add_overflow' (Add)");
+  EXPECT_HAS(msg, "4611686018427387904 add 4611686018427387904 overflows int64 while loading");
+  msg = load_error(kFixtures / "malformed" / "pow_overflow.onnx");
+  EXPECT_HAS(msg, "'pow_overflow' (Pow)");
+  EXPECT_HAS(msg, "overflows int64 while loading");
+}
+
 TEST(OnnxImportErrors, OpsetOutOfRange) {
   const std::string msg = load_error(kFixtures / "malformed" / "old_opset.onnx");
   EXPECT_HAS(msg, "opset 9 is not supported (opsets 11 to 17 are)");
